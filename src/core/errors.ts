@@ -1,0 +1,29 @@
+// The catalogue of coded errors. Services throw these; routes and pages map them to HTTP.
+import createError from '@fastify/error'
+
+const E = (code: string, message: string, status: number) => createError(code, message, status)
+
+export const Errors = {
+  UNAUTHENTICATED: E('UNAUTHENTICATED', '请先登录', 401),
+  BAD_CREDENTIALS: E('BAD_CREDENTIALS', '账号或密码不正确', 401),
+  CODE_INVALID: E('CODE_INVALID', '验证码不正确或已过期', 401),
+  ACCOUNT_DISABLED: E('ACCOUNT_DISABLED', '该账号已停用', 403),
+  FORBIDDEN: E('FORBIDDEN', '您没有权限进行此操作', 403),
+  NOT_FOUND: E('NOT_FOUND', '未找到该%s', 404),
+  CONFLICT: E('CONFLICT', '%s', 409),
+  INVALID_STATE: E('INVALID_STATE', '%s', 409),
+  VALIDATION_FAILED: E('VALIDATION_FAILED', '%s', 400),
+  IMPORT_REJECTED: E('IMPORT_REJECTED', '名册导入未通过校验：共 %s 行有误，未导入任何数据', 422),
+  NOT_DELIVERABLE: E('NOT_DELIVERABLE', '%s', 422),
+  RATE_LIMITED: E('RATE_LIMITED', '操作过于频繁，请稍后再试', 429),
+} as const
+
+export type CodedError = Error & { code: string; statusCode: number; details?: unknown }
+
+/** Attach structured details (e.g. per-field or per-row problems) to a coded error. */
+export function withDetails<T extends Error>(err: T, details: unknown): T {
+  ;(err as any).details = details
+  return err
+}
+
+export const notFound = (what: string) => new Errors.NOT_FOUND(what)

@@ -1,0 +1,57 @@
+// One Kysely instance over PostgreSQL (pg) or embedded PGlite; the same SQL runs on both.
+import { CamelCasePlugin, Kysely, PGliteDialect, PostgresDialect, type Transaction } from 'kysely'
+import pg from 'pg'
+import { PGlite } from '@electric-sql/pglite'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import type { DB } from './schema.js'
+
+export type Db = Kysely<DB>
+export type Tx = Transaction<DB>
+export type DbKind = 'postgres' | 'pglite'
+
+export interface Database {
+  db: Db
+  kind: DbKind
+  close(): Promise<void>
+}
+
+// int8 (counts, areas in 0.01 m²) as numbers on both drivers; dates as 'YYYY-MM-DD' text.
+const INT8 = 20
+const DATE = 1082
+pg.types.setTypeParser(INT8, (v) => Number(v))
+pg.types.setTypeParser(DATE, (v) => v)
+
+export const pgliteParsers = { [INT8]: (v: string) => Number(v), [DATE]: (v: string) => v }
+
+export function kyselyFor(dialect: PostgresDialect | PGliteDialect): Db {
+  return new Kysely<DB>({ dialect, plugins: [new CamelCasePlugin()] })
+}
+
+export function openPostgres(url: string, max = 20): Database {
+  const pool = new pg.Pool({ connectionString: url, max, application_name: 'gongzhi' })
+  pool.on('error', () => { /* a broken idle client is dropped; the next query reconnects */ })
+  const db = kyselyFor(new PostgresDialect({ pool }))
+  return { db, kind: 'postgres', close: () => db.destroy() }
+}
+
+export function openPglite(dataDir: string | null, loadDataDir?: Blob): Database {
+  let dir: string | undefined
+  if (dataDir) {
+    dir = join(dataDir, 'pglite')
+    mkdirSync(dir, { recursive: true })
+  }
+  const pglite = new PGlite({ dataDir: dir, parsers: pgliteParsers, loadDataDir })
+  const db = kyselyFor(new PGliteDialect({ pglite }))
+  return { db, kind: 'pglite', close: async () => { await db.destroy(); if (!pglite.closed) await pglite.close() } }
+}
+
+export function openDatabase(opts: { databaseUrl?: string; dataDir: string }): Database {
+  return opts.databaseUrl ? openPostgres(opts.databaseUrl) : openPglite(opts.dataDir)
+}
+
+/** Run fn in a transaction, reusing one that is already open. */
+export async function inTx<T>(db: Db | Tx, fn: (trx: Tx) => Promise<T>): Promise<T> {
+  if (db.isTransaction) return fn(db as Tx)
+  return (db as Db).transaction().execute(fn)
+}

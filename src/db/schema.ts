@@ -1,0 +1,182 @@
+// Kysely table types (camelCase; CamelCasePlugin maps them to snake_case SQL).
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely'
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>
+type DateText = ColumnType<string, string | undefined, string>
+
+export type Level = 'city' | 'district' | 'street' | 'community'
+export type Role = 'owner' | 'committee' | 'street' | 'district' | 'residents' | 'city'
+export type UnitKind = 'residence' | 'commercial' | 'parking' | 'other'
+export type AreaSource = 'register' | 'survey' | 'contract'
+
+export interface JurisdictionsTable {
+  id: Generated<string>
+  parentId: string | null
+  level: Level
+  name: string
+  cityId: ColumnType<string, string | undefined, string>
+  districtId: ColumnType<string | null, string | null | undefined, string | null>
+  streetId: ColumnType<string | null, string | null | undefined, string | null>
+  communityId: ColumnType<string | null, string | null | undefined, string | null>
+  createdAt: Generated<Date>
+}
+
+export interface CompoundsTable {
+  id: Generated<string>
+  name: string
+  address: Generated<string>
+  communityId: string
+  streetId: ColumnType<string, string | undefined, string>
+  districtId: ColumnType<string, string | undefined, string>
+  cityId: ColumnType<string, string | undefined, string>
+  settings: ColumnType<Record<string, unknown>, string | undefined, string>
+  createdAt: Generated<Date>
+}
+
+export interface BuildingsTable {
+  id: Generated<string>
+  compoundId: string
+  name: string
+}
+
+export interface UnitsTable {
+  id: Generated<string>
+  compoundId: string
+  buildingId: string
+  entrance: Generated<string>
+  room: string
+  kind: UnitKind
+  areaCenti: number
+  areaSource: AreaSource
+  deliveredOn: DateText | null
+  createdAt: Generated<Date>
+}
+
+export interface OwnersTable {
+  id: Generated<string>
+  compoundId: string
+  kind: 'person' | 'organisation'
+  isDeveloper: Generated<boolean>
+  name: string
+  phone: string | null
+  email: string | null
+  idNumber: string | null
+  hasArrears: Generated<boolean>
+  createdAt: Generated<Date>
+}
+
+export interface OwnershipsTable {
+  id: Generated<string>
+  compoundId: string
+  unitId: string
+  ownerId: string
+  isVoter: Generated<boolean>
+  validFrom: ColumnType<string, string | undefined, string>
+  validTo: DateText | null
+  createdAt: Generated<Date>
+}
+
+export interface UsersTable {
+  id: Generated<string>
+  role: Role
+  displayName: string
+  phone: string | null
+  email: string | null
+  passwordHash: string | null
+  ownerId: string | null
+  compoundId: string | null
+  jurisdictionId: string | null
+  scopeLevel: ColumnType<string | null, never, never>
+  status: Generated<'pending' | 'active' | 'disabled'>
+  tokenVersion: Generated<number>
+  createdBy: string | null
+  createdAt: Generated<Date>
+}
+
+export interface OneTimeCodesTable {
+  id: Generated<string>
+  userId: string
+  purpose: 'signin' | 'activation' | 'register'
+  codeHash: string
+  expiresAt: Timestamp
+  consumedAt: Timestamp | null
+  attempts: Generated<number>
+  createdAt: Generated<Date>
+}
+
+export interface RevokedTokensTable {
+  jti: string
+  userId: string
+  expiresAt: Timestamp
+}
+
+export interface AuditLogTable {
+  id: Generated<number>
+  at: Generated<Date>
+  compoundId: string | null
+  actorUserId: string | null
+  actorRole: string | null
+  action: string
+  outcome: 'ok' | 'denied' | 'failed'
+  target: string | null
+  detail: ColumnType<Record<string, unknown>, string | undefined, never>
+  requestId: string | null
+  ip: string | null
+}
+
+export interface OutboxTable {
+  id: Generated<string>
+  compoundId: string | null
+  kind: string
+  toAddress: string
+  subject: string
+  bodyText: string
+  status: Generated<'pending' | 'sent' | 'dead'>
+  attempts: Generated<number>
+  nextAttemptAt: Generated<Date>
+  lastError: string | null
+  createdAt: Generated<Date>
+  sentAt: Timestamp | null
+}
+
+export interface RollImportsTable {
+  id: Generated<string>
+  compoundId: string
+  createdBy: string
+  createdAt: Generated<Date>
+  filename: Generated<string>
+  encoding: string | null
+  content: Buffer
+  mapping: ColumnType<Record<string, string> | null, string | null | undefined, string | null>
+  status: Generated<'pending' | 'applied' | 'rejected'>
+  report: ColumnType<unknown, string | null | undefined, string | null>
+  appliedAt: Timestamp | null
+}
+
+export interface RateLimitsTable {
+  key: string
+  hits: number
+  resetAt: Timestamp
+}
+
+export interface DB {
+  jurisdictions: JurisdictionsTable
+  compounds: CompoundsTable
+  buildings: BuildingsTable
+  units: UnitsTable
+  owners: OwnersTable
+  ownerships: OwnershipsTable
+  users: UsersTable
+  oneTimeCodes: OneTimeCodesTable
+  revokedTokens: RevokedTokensTable
+  auditLog: AuditLogTable
+  outbox: OutboxTable
+  rollImports: RollImportsTable
+  rateLimits: RateLimitsTable
+}
+
+export type User = Selectable<UsersTable>
+export type Owner = Selectable<OwnersTable>
+export type Unit = Selectable<UnitsTable>
+export type Compound = Selectable<CompoundsTable>
+export type NewOwner = Insertable<OwnersTable>
