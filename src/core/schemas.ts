@@ -1,0 +1,31 @@
+// Shared schema primitives for routes (TypeBox; JSON Schema at runtime).
+import Type, { type TSchema } from 'typebox'
+
+export const Id = Type.String({ format: 'uuid', description: 'UUID' })
+export const IdParams = (...names: string[]) =>
+  Type.Object(Object.fromEntries(names.map((n) => [n, Id])), { additionalProperties: false })
+export const AreaCenti = Type.Integer({ minimum: 0, description: '面积，单位 0.01 ㎡（整数，精确计算）' })
+export const Phone = Type.String({ pattern: '^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$', description: '手机号或固定电话' })
+export const Email = Type.String({ format: 'email', maxLength: 254 })
+export const Role = Type.Enum(['owner', 'committee', 'street', 'district', 'residents', 'city'])
+export const Level = Type.Enum(['city', 'district', 'street', 'community'])
+export const Name = Type.String({ minLength: 1, maxLength: 100 })
+export const Page = Type.Object({
+  page: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, default: 1 })),
+  pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+}, { additionalProperties: false })
+
+export const ErrorBody = Type.Object({
+  error: Type.String(),
+  code: Type.String(),
+  message: Type.String(),
+  requestId: Type.String(),
+  details: Type.Optional(Type.Unknown()),
+}, { additionalProperties: false })
+
+/** Standard error responses for a route's schema. */
+export const errors = (...codes: number[]): Record<number, TSchema> =>
+  Object.fromEntries(codes.map((c) => [c, ErrorBody]))
+
+/** A file body (PDF, CSV) in a response schema. */
+export const FileBody = (description: string) => Type.Unsafe<Buffer | string>({ type: 'string', format: 'binary', description })

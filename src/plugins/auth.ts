@@ -1,0 +1,97 @@
+// Sign-in tokens: JWT (HS256 pinned; issuer, audience and expiry checked), from the HttpOnly
+// cookie for pages or the Bearer header for the API. Each request re-checks the account in the
+// database (disabled, signed out everywhere, this token revoked), so no process keeps state.
+import fp from 'fastify-plugin'
+import fastifyJwt from '@fastify/jwt'
+import { createHmac, randomUUID } from 'node:crypto'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Config } from '../config.js'
+import type { Db } from '../db/database.js'
+import { Errors } from '../core/errors.js'
+import type { Principal } from '../auth/principal.js'
+import type { Role } from '../db/schema.js'
+
+export const TOKEN_COOKIE = 'gz_token'
+
+interface Claims { sub: string; role: Role; ver: number; jti: string; exp: number }
+
+declare module 'fastify' {
+  interface FastifyRequest { principal: Principal | null }
+  interface FastifyInstance {
+    requireAuth: (req: FastifyRequest, reply: FastifyReply) => Promise<void>
+    requireRole: (...roles: Role[]) => (req: FastifyRequest, reply: FastifyReply) => Promise<void>
+    issueToken: (user: { id: string; role: Role; tokenVersion: number }) => Promise<{ token: string; jti: string; expiresAt: Date }>
+    setTokenCookie: (reply: FastifyReply, token: string, expiresAt: Date) => void
+  }
+}
+declare module '@fastify/jwt' {
+  interface FastifyJWT { payload: Omit<Claims, 'exp'>; user: Claims }
+}
+
+export default fp(async (app, opts: { config: Config; db: Db }) => {
+  const { config, db } = opts
+  const jwtSecret = createHmac('sha256', config.secret).update('jwt-hs256').digest()
+  await app.register(fastifyJwt, {
+    secret: jwtSecret,
+    sign: { algorithm: 'HS256', iss: config.jwtIssuer, aud: config.jwtAudience, expiresIn: config.tokenTtl },
+    verify: { algorithms: ['HS256'], allowedIss: config.jwtIssuer, allowedAud: config.jwtAudience },
+    cookie: { cookieName: TOKEN_COOKIE, signed: false },
+  })
+
+  app.decorateRequest('principal', null)
+
+  app.decorate('issueToken', async (user: { id: string; role: Role; tokenVersion: number }) => {
+    const jti = randomUUID()
+    const token = await app.jwt.sign({ sub: user.id, role: user.role, ver: user.tokenVersion, jti })
+    const { exp } = app.jwt.decode<Claims>(token)!
+    return { token, jti, expiresAt: new Date(exp * 1000) }
+  })
+
+  app.decorate('setTokenCookie', (reply: FastifyReply, token: string, expiresAt: Date) => {
+    reply.setCookie(TOKEN_COOKIE, token, {
+      httpOnly: true, sameSite: 'lax', secure: config.secureCookies, path: '/', expires: expiresAt,
+    })
+  })
+
+  // Resolve the principal when a token is presented; a bad token is an error only where auth is required.
+  app.addHook('onRequest', async (req) => {
+    const hasHeader = typeof req.headers.authorization === 'string'
+    const hasCookie = Boolean(req.cookies?.[TOKEN_COOKIE])
+    // The JSON API takes only Bearer tokens, so a cookie can never carry a cross-site API call.
+    if (req.url.startsWith('/api/') ? !hasHeader : !hasHeader && !hasCookie) return
+    let claims: Claims
+    try {
+      claims = await req.jwtVerify<Claims>()
+    } catch {
+      ;(req as any).tokenRejected = true
+      return
+    }
+    if (typeof claims.sub !== 'string' || typeof claims.jti !== 'string' || !/^[0-9a-f-]{36}$/.test(claims.jti) || !/^[0-9a-f-]{36}$/.test(claims.sub)) {
+      ;(req as any).tokenRejected = true
+      return
+    }
+    const row = await db.selectFrom('users')
+      .select(['id', 'role', 'displayName', 'compoundId', 'ownerId', 'jurisdictionId', 'scopeLevel', 'status', 'tokenVersion'])
+      .select((eb) => eb.exists(eb.selectFrom('revokedTokens').select('jti').where('jti', '=', claims.jti)).as('revoked'))
+      .where('id', '=', claims.sub)
+      .executeTakeFirst()
+    if (!row || row.status !== 'active' || row.tokenVersion !== claims.ver || row.revoked) {
+      ;(req as any).tokenRejected = true
+      return
+    }
+    req.principal = {
+      userId: row.id, role: row.role, displayName: row.displayName, compoundId: row.compoundId,
+      ownerId: row.ownerId, jurisdictionId: row.jurisdictionId, scopeLevel: row.scopeLevel as Principal['scopeLevel'],
+      jti: claims.jti, exp: claims.exp,
+    }
+  })
+
+  app.decorate('requireAuth', async (req: FastifyRequest) => {
+    if (!req.principal) throw new Errors.UNAUTHENTICATED()
+  })
+
+  app.decorate('requireRole', (...roles: Role[]) => async (req: FastifyRequest) => {
+    if (!req.principal) throw new Errors.UNAUTHENTICATED()
+    if (!roles.includes(req.principal.role)) throw new Errors.FORBIDDEN()
+  })
+}, { name: 'auth', dependencies: ['@fastify/cookie'] })

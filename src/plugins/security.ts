@@ -1,0 +1,64 @@
+// Security headers, CSRF for every form, and rate limits whose counters live in the database
+// (shared by every app process; the client address comes from the socket, never from
+// X-Forwarded-For unless a trusted proxy is configured).
+import fp from 'fastify-plugin'
+import helmet from '@fastify/helmet'
+import csrf from '@fastify/csrf-protection'
+import rateLimit from '@fastify/rate-limit'
+import { sql } from 'kysely'
+import type { Config } from '../config.js'
+import type { Db } from '../db/database.js'
+
+export function pgRateLimitStore(db: Db) {
+  return class PgStore {
+    constructor(private options: { timeWindow?: number } = {}) {}
+    incr(key: string, cb: (err: Error | null, res?: { current: number; ttl: number }) => void, timeWindow: number) {
+      const windowMs = timeWindow ?? this.options.timeWindow ?? 60_000
+      sql<{ hits: number; ttl: number }>`
+        insert into rate_limits (key, hits, reset_at) values (${key}, 1, now() + ${`${windowMs} milliseconds`}::interval)
+        on conflict (key) do update set
+          hits = case when rate_limits.reset_at <= now() then 1 else rate_limits.hits + 1 end,
+          reset_at = case when rate_limits.reset_at <= now() then excluded.reset_at else rate_limits.reset_at end
+        returning hits, (extract(epoch from (reset_at - now())) * 1000)::int as ttl`
+        .execute(db)
+        .then((r) => cb(null, { current: Number(r.rows[0].hits), ttl: Math.max(Number(r.rows[0].ttl), 0) }), (e) => cb(e))
+    }
+    child(routeOptions: { timeWindow?: number; routeInfo?: { url?: string } }) {
+      return new PgStore({ ...this.options, ...routeOptions })
+    }
+  }
+}
+
+export default fp(async (app, opts: { config: Config; db: Db }) => {
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'self'"],
+        upgradeInsecureRequests: opts.config.secureCookies ? [] : null,
+      },
+    },
+    referrerPolicy: { policy: 'same-origin' },
+    hsts: opts.config.secureCookies,
+  })
+  await app.register(csrf, {
+    cookieKey: 'gz_csrf',
+    cookieOpts: { path: '/', sameSite: 'strict', httpOnly: true, secure: opts.config.secureCookies, signed: true },
+  })
+  await app.register(rateLimit, {
+    global: false,
+    store: pgRateLimitStore(opts.db) as any,
+    errorResponseBuilder: (_req, ctx) => {
+      const err = new Error('操作过于频繁，请稍后再试') as Error & { statusCode: number; code: string; retryAfter: number }
+      err.statusCode = ctx.statusCode
+      err.code = 'RATE_LIMITED'
+      return err
+    },
+  })
+}, { name: 'security', dependencies: ['@fastify/cookie'] })

@@ -1,0 +1,55 @@
+// Registry queries (Kysely). The first argument is the db or an open transaction.
+import { sql } from 'kysely'
+import type { Db, Tx } from '../db/database.js'
+import type { RollEntry } from '../roll/totals.js'
+
+type Q = Db | Tx
+
+/** The roll as it stands on a date (default: current ownerships), one entry per unit. */
+export async function rollEntries(db: Q, compoundId: string, asOf?: string): Promise<RollEntry[]> {
+  const rows = await db.selectFrom('units as u')
+    .leftJoin('ownerships as os', (j) => {
+      let on = j.onRef('os.unitId', '=', 'u.id').on('os.isVoter', '=', true)
+      on = asOf
+        ? on.on('os.validFrom', '<=', asOf).on((eb) => eb.or([eb('os.validTo', 'is', null), eb('os.validTo', '>', asOf)]))
+        : on.on('os.validTo', 'is', null)
+      return on
+    })
+    .leftJoin('owners as o', 'o.id', 'os.ownerId')
+    .select(['u.id as unitId', 'u.kind', 'u.areaCenti', 'o.id as voterId', 'o.isDeveloper'])
+    .where('u.compoundId', '=', compoundId)
+    .execute()
+  return rows.map((r) => ({ unitId: r.unitId, kind: r.kind, areaCenti: r.areaCenti, voterId: r.voterId, voterIsDeveloper: Boolean(r.isDeveloper) }))
+}
+
+/**
+ * Summary figures for many compounds at once (street-office dashboards). Same counting rule as
+ * computeRollTotals (cross-checked in tests): one head per voter, developers together one head.
+ */
+export async function compoundFigures(db: Q, compoundIds: string[]) {
+  if (compoundIds.length === 0) return new Map<string, { units: number; areaCenti: number; heads: number }>()
+  const rows = await db.selectFrom('compounds as c')
+    .innerJoin('units as u', 'u.compoundId', 'c.id')
+    .leftJoin('ownerships as os', (j) => j.onRef('os.unitId', '=', 'u.id').on('os.isVoter', '=', true).on('os.validTo', 'is', null))
+    .leftJoin('owners as o', 'o.id', 'os.ownerId')
+    .where('c.id', 'in', compoundIds)
+    .where(sql<boolean>`(u.kind <> 'parking' or coalesce((c.settings->>'parkingCounts')::boolean, false))`)
+    .groupBy('c.id')
+    .select([
+      'c.id',
+      sql<number>`count(u.id)::int`.as('units'),
+      sql<number>`coalesce(sum(u.area_centi), 0)::bigint`.as('areaCenti'),
+      sql<number>`count(distinct case when o.is_developer then 'developer' else o.id::text end)::int`.as('heads'),
+    ])
+    .execute()
+  return new Map(rows.map((r) => [r.id, { units: Number(r.units), areaCenti: Number(r.areaCenti), heads: Number(r.heads) }]))
+}
+
+export function compoundWithPlaces(db: Q) {
+  return db.selectFrom('compounds as c')
+    .innerJoin('jurisdictions as cm', 'cm.id', 'c.communityId')
+    .innerJoin('jurisdictions as st', 'st.id', 'c.streetId')
+    .innerJoin('jurisdictions as di', 'di.id', 'c.districtId')
+    .select(['c.id', 'c.name', 'c.address', 'c.settings', 'c.communityId', 'c.streetId', 'c.districtId', 'c.cityId',
+      'cm.name as communityName', 'st.name as streetName', 'di.name as districtName'])
+}

@@ -1,0 +1,68 @@
+// Reads the config, opens the database, migrates, seeds the demo on an empty embedded database,
+// starts the outbox dispatcher and listens. Everything else lives in buildApp.
+import { ConfigError, loadConfig } from './config.js'
+import { openDatabase } from './db/database.js'
+import { migrateToLatest } from './db/migrate.js'
+import { durabilityProblems } from './db/safety.js'
+import { buildApp } from './app.js'
+import { mailTransportFor } from './notifications/mailer.js'
+import { startDispatcher } from './notifications/dispatcher.js'
+import { systemClock } from './core/clock.js'
+import { isEmpty, seedDemo, DEMO_PASSWORD } from './demo/seed.js'
+
+const started = Date.now()
+let config
+try {
+  config = loadConfig()
+} catch (err) {
+  console.error(err instanceof ConfigError ? err.message : err)
+  process.exit(1)
+}
+
+const database = openDatabase(config)
+try {
+  await migrateToLatest(database.db)
+  if (database.kind === 'postgres') {
+    const problems = await durabilityProblems(database.db)
+    if (problems.length && !config.allowUnsafeDb) {
+      throw new Error(`refusing to start: PostgreSQL has ${problems.join(', ')} — acknowledged ballots could be lost. Set ALLOW_UNSAFE_DB=true only for a throw-away database.`)
+    }
+  }
+} catch (err) {
+  console.error((err as Error).message)
+  await database.close().catch(() => {})
+  process.exit(1)
+}
+
+const transport = mailTransportFor(config)
+const dispatcher = config.outboxIntervalMs > 0
+  ? startDispatcher(database.db, transport, { from: config.mailFrom, intervalMs: config.outboxIntervalMs })
+  : null
+const app = await buildApp({ config, db: database.db, dbKind: database.kind, clock: systemClock, kickOutbox: dispatcher ? () => dispatcher.kick() : undefined })
+
+let demo: Awaited<ReturnType<typeof seedDemo>> | null = null
+if (config.demo && database.kind === 'pglite' && await isEmpty(app.deps)) {
+  demo = await seedDemo(app.deps)
+}
+
+await app.listen({ host: config.host, port: config.port })
+const secs = ((Date.now() - started) / 1000).toFixed(1)
+console.log(`业主共治 listening on ${config.publicUrl} (${database.kind}${database.kind === 'pglite' ? `, data in ${config.dataDir}` : ''}) — ready in ${secs} s`)
+if (!config.smtpUrl) console.log(`mail is written as .eml files to ${config.dataDir}/mail`)
+if (demo) {
+  console.log(`demo data created. Demo accounts (password ${DEMO_PASSWORD}):`)
+  for (const a of demo) console.log(`  ${a.role.padEnd(9)} ${a.phone}  ${a.email.padEnd(30)} ${a.name} — ${a.where}`)
+}
+
+let stopping = false
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, async () => {
+    if (stopping) return
+    stopping = true
+    await app.close().catch(() => {})
+    await dispatcher?.stop().catch(() => {})
+    transport.close?.()
+    await database.close().catch(() => {})
+    process.exit(0)
+  })
+}
