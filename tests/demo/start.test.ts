@@ -1,0 +1,63 @@
+// `npm start` on an empty data dir: serves the Chinese home page within 10 s, and every demo
+// account signs in. Runs the real server process on embedded PGlite.
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { tmpdir } from 'node:os'
+import { createServer } from 'node:net'
+import { DEMO_PASSWORD } from '../../src/demo/seed.js'
+
+const freePort = () => new Promise<number>((resolve) => {
+  const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as any).port; s.close(() => resolve(p)) })
+})
+
+const dataDir = mkdtempSync(join(tmpdir(), 'gongzhi-start-'))
+const port = await freePort()
+const env = { ...process.env, DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'warn', OUTBOX_INTERVAL_MS: '0' }
+delete env.DATABASE_URL
+delete env.APP_SECRET
+const started = Date.now()
+const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+let output = ''
+child.stdout.on('data', (d) => { output += d })
+child.stderr.on('data', (d) => { output += d })
+t.teardown(async () => {
+  child.kill('SIGTERM')
+  await new Promise((r) => child.once('exit', r))
+  rmSync(dataDir, { recursive: true, force: true })
+})
+
+const base = `http://127.0.0.1:${port}`
+let page = ''
+let servedMs = -1
+while (Date.now() - started < 30_000) {
+  try {
+    const res = await fetch(`${base}/login`)
+    if (res.status === 200) { page = await res.text(); servedMs = Date.now() - started; break }
+  } catch { /* not listening yet */ }
+  await new Promise((r) => setTimeout(r, 100))
+}
+
+t.test('serves a Chinese page within 10 s of a first start', async (t) => {
+  t.ok(servedMs > 0, `server answered (output: ${output.slice(0, 500)})`)
+  t.ok(servedMs < 10_000, `first start served in ${servedMs} ms`)
+  t.match(page, /<html lang="zh-CN">/)
+  t.match(page, '登录')
+  const home = await fetch(`${base}/`, { redirect: 'manual' })
+  t.equal(home.status, 302, 'home asks a visitor to sign in')
+})
+
+t.test('every demo account signs in and sees its home page', async (t) => {
+  const accounts = [...output.matchAll(/^\s+(city|district|street|residents|committee|owner)\s+(\d{11})/gm)]
+  t.equal(accounts.length, 6, 'start-up lists one demo account per role')
+  for (const [, role, phone] of accounts) {
+    const res = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ identifier: phone, password: DEMO_PASSWORD }) })
+    t.equal(res.status, 200, `${role} signs in`)
+    const { token, user } = await res.json() as any
+    t.equal(user.role, role)
+    const home = await fetch(`${base}/`, { headers: { cookie: `gz_token=${token}` } })
+    t.equal(home.status, 200, `${role} home page`)
+    t.match(await home.text(), role === 'owner' ? '我的小区' : role === 'committee' ? '业主名册' : '辖区小区')
+  }
+})
