@@ -159,6 +159,144 @@ export interface RateLimitsTable {
   resetAt: Timestamp
 }
 
+export type MeetingState = 'draft' | 'noticed' | 'open' | 'closed' | 'preliminary' | 'final' | 'annulled'
+export type Channel = 'electronic' | 'paper' | 'proxy'
+type Json<T> = ColumnType<T, string, string>
+
+export interface MeetingsTable {
+  id: Generated<string>
+  compoundId: string
+  title: string
+  convener: 'committee' | 'preparatory' | 'reelection' | 'street'
+  forms: ColumnType<string[], string[], string[]>
+  state: Generated<MeetingState>
+  settings: ColumnType<Record<string, unknown>, string | undefined, string>
+  noticeText: Generated<string>
+  noticePostedAt: Timestamp | null
+  opensAt: Timestamp
+  closesAt: Timestamp
+  openedAt: Timestamp | null
+  closedAt: Timestamp | null
+  challengeEndsAt: Timestamp | null
+  finalizedAt: Timestamp | null
+  frozenAt: Timestamp | null
+  rollFingerprint: string | null
+  totalAreaCenti: number | null
+  totalHeads: number | null
+  annulReason: string | null
+  createdBy: string
+  createdAt: Generated<Date>
+}
+
+export interface MeetingEventsTable {
+  id: Generated<number>
+  compoundId: string
+  meetingId: string
+  at: Generated<Date>
+  actorUserId: string | null
+  kind: string
+  detail: ColumnType<Record<string, unknown>, string | undefined, never>
+}
+
+export interface AgendaItemsTable {
+  id: Generated<string>
+  compoundId: string
+  meetingId: string
+  position: number
+  kind: 'resolution' | 'election'
+  topic: string
+  title: string
+  description: Generated<string>
+  seats: number | null
+}
+
+export interface CandidatesTable {
+  id: Generated<string>
+  compoundId: string
+  meetingId: string
+  itemId: string
+  ownerId: string
+  nominatedBy: 'self' | 'joint' | 'party' | 'residents'
+  statement: Generated<string>
+  partyMember: Generated<boolean>
+  twoReps: Generated<boolean>
+  declaredInterest: Generated<boolean>
+  eligibility: ColumnType<Record<string, unknown>, string | undefined, string>
+  status: Generated<'pending' | 'approved' | 'rejected'>
+  reviewReason: string | null
+  reviewedBy: string | null
+  reviewedAt: Timestamp | null
+  createdBy: string
+  createdAt: Generated<Date>
+}
+
+export interface FrozenHeadsTable { compoundId: string; meetingId: string; headKey: string; ownerId: string; areaCenti: number; units: number }
+export interface FrozenUnitsTable { compoundId: string; meetingId: string; unitId: string; headKey: string; label: string; areaCenti: number }
+
+export interface ProxiesTable {
+  id: Generated<string>
+  compoundId: string
+  meetingId: string
+  principalHead: string
+  agentOwnerId: string
+  scope: string
+  validFrom: string
+  validTo: string
+  scan: Buffer
+  scanSha256: string
+  scanType: string
+  status: Generated<'active' | 'revoked'>
+  revokedReason: string | null
+  registeredBy: string
+  createdAt: Generated<Date>
+}
+
+export interface BallotsTable {
+  compoundId: string
+  meetingId: string
+  headKey: string
+  version: number
+  channel: Channel
+  choices: Json<Record<string, unknown>>
+  castAt: Timestamp
+}
+
+export interface BallotVersionsTable {
+  id: Generated<number>
+  compoundId: string
+  meetingId: string
+  headKey: string
+  version: number
+  channel: Channel
+  choices: Json<Record<string, unknown>>
+  castByUser: string | null
+  proxyId: string | null
+  paperSerial: string | null
+  collector: string | null
+  receivedAt: Timestamp | null
+  scanSha256: string | null
+  castAt: ColumnType<Date, Date | string | undefined, never>
+}
+
+export interface BallotScansTable { sha256: string; compoundId: string; content: Buffer; contentType: string; createdAt: Generated<Date> }
+
+export interface DisputesTable {
+  id: Generated<string>
+  compoundId: string
+  meetingId: string
+  headKey: string
+  raisedBy: string
+  text: string
+  status: Generated<'open' | 'upheld' | 'rejected'>
+  resolution: string | null
+  resolvedBy: string | null
+  resolvedAt: Timestamp | null
+  createdAt: Generated<Date>
+}
+
+export interface ResultsTable { compoundId: string; meetingId: string; kind: 'preliminary' | 'final'; computedAt: Timestamp; data: Json<unknown> }
+export interface MeetingJobsTable { meetingId: string; compoundId: string; kind: string; doneAt: Generated<Date> }
+
 export interface DB {
   jurisdictions: JurisdictionsTable
   compounds: CompoundsTable
@@ -173,6 +311,19 @@ export interface DB {
   outbox: OutboxTable
   rollImports: RollImportsTable
   rateLimits: RateLimitsTable
+  meetings: MeetingsTable
+  meetingEvents: MeetingEventsTable
+  agendaItems: AgendaItemsTable
+  candidates: CandidatesTable
+  frozenHeads: FrozenHeadsTable
+  frozenUnits: FrozenUnitsTable
+  proxies: ProxiesTable
+  ballots: BallotsTable
+  ballotVersions: BallotVersionsTable
+  ballotScans: BallotScansTable
+  disputes: DisputesTable
+  results: ResultsTable
+  meetingJobs: MeetingJobsTable
 }
 
 export type User = Selectable<UsersTable>

@@ -8,6 +8,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../config.js'
 import type { Db } from '../db/database.js'
 import { Errors } from '../core/errors.js'
+import { isApiRoute } from './errors.js'
 import type { Principal } from '../auth/principal.js'
 import type { Role } from '../db/schema.js'
 
@@ -55,13 +56,20 @@ export default fp(async (app, opts: { config: Config; db: Db }) => {
 
   // Resolve the principal when a token is presented; a bad token is an error only where auth is required.
   app.addHook('onRequest', async (req) => {
-    const hasHeader = typeof req.headers.authorization === 'string'
-    const hasCookie = Boolean(req.cookies?.[TOKEN_COOKIE])
     // The JSON API takes only Bearer tokens, so a cookie can never carry a cross-site API call.
-    if (req.url.startsWith('/api/') ? !hasHeader : !hasHeader && !hasCookie) return
+    // API-ness comes from the matched route, not the raw URL (which may be percent-encoded, /%61pi/…),
+    // and a non-Bearer Authorization header must not fall back to the cookie.
+    const api = isApiRoute(req)
+    const header = req.headers.authorization
+    const bearer = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1] : undefined
+    const token = bearer ?? (api ? undefined : req.cookies?.[TOKEN_COOKIE])
+    if (!token) {
+      if (api && typeof header === 'string') (req as any).tokenRejected = true
+      return
+    }
     let claims: Claims
     try {
-      claims = await req.jwtVerify<Claims>()
+      claims = app.jwt.verify<Claims>(token)
     } catch {
       ;(req as any).tokenRejected = true
       return

@@ -6,6 +6,11 @@ import type { Db } from '../db/database.js'
 import { writeAudit } from '../audit/log.js'
 
 export const isApi = (req: FastifyRequest) => req.url.startsWith('/api/') || req.url === '/api' || req.url.startsWith('/healthz')
+/** The raw URL or the matched route's path is an API one (the URL may be percent-encoded, e.g. /%61pi/me, and still match an API route). */
+export const isApiRoute = (req: FastifyRequest) => {
+  const route = req.routeOptions?.url
+  return isApi(req) || (route !== undefined && (route.startsWith('/api/') || route === '/healthz'))
+}
 
 interface FieldProblem { field: string; message: string }
 
@@ -64,7 +69,7 @@ export default fp(async (app, opts: { db: Db }) => {
       await writeAudit(opts.db, { action: 'permission', outcome: 'denied', actorUserId: req.principal.userId, actorRole: req.principal.role, target: `${req.method} ${req.routeOptions.url ?? ''}`, detail: { code }, requestId: req.id, ip: req.ip }).catch(() => {})
     }
     if (status === 429 && (err as any).retryAfter === undefined && !reply.getHeader('retry-after')) reply.header('retry-after', '60')
-    if (isApi(req)) {
+    if (isApiRoute(req)) {
       return reply.code(status).type('application/json; charset=utf-8').send({ error: code, code, message, requestId: req.id, ...(details ? { details } : {}) })
     }
     if (status === 401 && req.method === 'GET') {

@@ -14,7 +14,7 @@ const freePort = () => new Promise<number>((resolve) => {
 
 const dataDir = mkdtempSync(join(tmpdir(), 'gongzhi-start-'))
 const port = await freePort()
-const env = { ...process.env, DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'warn', OUTBOX_INTERVAL_MS: '0' }
+const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'warn', OUTBOX_INTERVAL_MS: '0' }
 delete env.DATABASE_URL
 delete env.APP_SECRET
 const started = Date.now()
