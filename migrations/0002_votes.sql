@@ -169,8 +169,11 @@ create table ballot_versions (
   meeting_id uuid not null,
   head_key text not null,
   version integer not null check (version >= 1),
+  -- 'cast' by a voter, clerk or agent; 'invalidation' by the street office (a dispute upheld)
+  kind text not null default 'cast' check (kind in ('cast', 'invalidation')),
   channel text not null check (channel in ('electronic', 'paper', 'proxy')),
   choices jsonb not null,
+  note text,
   cast_by_user uuid references users(id),
   proxy_id uuid references proxies(id),
   paper_serial text,
@@ -180,8 +183,9 @@ create table ballot_versions (
   cast_at timestamptz not null default now(),
   unique (meeting_id, head_key, version),
   foreign key (meeting_id, head_key) references frozen_heads (meeting_id, head_key),
-  check ((channel = 'paper') = (paper_serial is not null and collector is not null and received_at is not null)),
-  check ((channel = 'proxy') = (proxy_id is not null))
+  check (kind <> 'cast' or (channel = 'paper') = (paper_serial is not null and collector is not null and received_at is not null)),
+  check (kind <> 'cast' or (channel = 'proxy') = (proxy_id is not null)),
+  check (kind <> 'invalidation' or length(note) >= 2)
 );
 create unique index ballot_versions_serial on ballot_versions (meeting_id, paper_serial) where paper_serial is not null;
 create trigger ballot_versions_append_only before update or delete on ballot_versions

@@ -21,6 +21,8 @@ import registryPages from './registry/pages.js'
 import rollRoutes from './roll/routes.js'
 import rollPages from './roll/pages.js'
 import homePages from './home/pages.js'
+import meetingRoutes from './meetings/routes.js'
+import ballotRoutes from './ballots/routes.js'
 
 export interface AppOptions {
   config: Config
@@ -70,6 +72,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(registryPages)
   await app.register(rollRoutes)
   await app.register(rollPages)
+  await app.register(meetingRoutes)
+  await app.register(ballotRoutes)
 
   await app.ready()
   return app

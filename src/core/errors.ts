@@ -16,6 +16,14 @@ export const Errors = {
   IMPORT_REJECTED: E('IMPORT_REJECTED', '名册导入未通过校验：共 %s 行有误，未导入任何数据', 422),
   NOT_DELIVERABLE: E('NOT_DELIVERABLE', '%s', 422),
   RATE_LIMITED: E('RATE_LIMITED', '操作过于频繁，请稍后再试', 429),
+  MEETING_NOT_OPEN: E('MEETING_NOT_OPEN', '%s', 409),
+  NOTICE_TOO_SHORT: E('NOTICE_TOO_SHORT', '%s', 409),
+  RESULTS_NOT_AVAILABLE: E('RESULTS_NOT_AVAILABLE', '投票截止前不公布任何表决结果', 409),
+  ALREADY_VOTED: E('ALREADY_VOTED', '您已投票，本次会议不允许改票', 409),
+  NOT_A_VOTER: E('NOT_A_VOTER', '%s', 403),
+  PROXY_INVALID: E('PROXY_INVALID', '%s', 403),
+  BALLOT_INVALID: E('BALLOT_INVALID', '%s', 400),
+  SERIAL_REJECTED: E('SERIAL_REJECTED', '%s', 409),
 } as const
 
 export type CodedError = Error & { code: string; statusCode: number; details?: unknown }

@@ -36,3 +36,11 @@ export function formatAreaGrouped(centi: number | bigint): string {
   const [int, frac] = (neg ? s.slice(1) : s).split('.')
   return `${neg ? '-' : ''}${groupThousands(int)}.${frac}`
 }
+
+const timeZh = new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Shanghai', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+
+/** '2026年11月26日 14:05' (Asia/Shanghai). */
+export function formatDateTimeZh(d: Date | string): string {
+  const date = typeof d === 'string' ? new Date(d) : d
+  return `${formatDateZh(date)} ${timeZh.format(date)}`
+}

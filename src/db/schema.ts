@@ -267,8 +267,10 @@ export interface BallotVersionsTable {
   meetingId: string
   headKey: string
   version: number
+  kind: Generated<'cast' | 'invalidation'>
   channel: Channel
   choices: Json<Record<string, unknown>>
+  note: string | null
   castByUser: string | null
   proxyId: string | null
   paperSerial: string | null

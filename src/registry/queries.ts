@@ -2,6 +2,7 @@
 import { sql } from 'kysely'
 import type { Db, Tx } from '../db/database.js'
 import type { RollEntry } from '../roll/totals.js'
+import { settingsOf } from './settings.js'
 
 type Q = Db | Tx
 
@@ -28,12 +29,16 @@ export async function rollEntries(db: Q, compoundId: string, asOf?: string): Pro
  */
 export async function compoundFigures(db: Q, compoundIds: string[]) {
   if (compoundIds.length === 0) return new Map<string, { units: number; areaCenti: number; heads: number }>()
+  // The parking rule is read through settingsOf, as computeRollTotals' callers do, so a stored
+  // value settingsOf rejects (an unknown key, a string 'true') cannot make the two disagree.
+  const settings = await db.selectFrom('compounds').select(['id', 'settings']).where('id', 'in', compoundIds).execute()
+  const parkingCounts = settings.filter((c) => settingsOf(c.settings).parkingCounts).map((c) => c.id)
   const rows = await db.selectFrom('compounds as c')
     .innerJoin('units as u', 'u.compoundId', 'c.id')
     .leftJoin('ownerships as os', (j) => j.onRef('os.unitId', '=', 'u.id').on('os.isVoter', '=', true).on('os.validTo', 'is', null))
     .leftJoin('owners as o', 'o.id', 'os.ownerId')
     .where('c.id', 'in', compoundIds)
-    .where(sql<boolean>`(u.kind <> 'parking' or coalesce((c.settings->>'parkingCounts')::boolean, false))`)
+    .where((eb) => eb.or([eb('u.kind', '<>', 'parking'), ...(parkingCounts.length ? [eb('c.id', 'in', parkingCounts)] : [])]))
     .groupBy('c.id')
     .select([
       'c.id',

@@ -9,12 +9,18 @@ export const CompoundSettingsSchema = Type.Object({
   spoiledCountsAsParticipating: Type.Boolean({ default: true, description: '废票是否计入参与表决' }),
   challengeDays: Type.Integer({ minimum: 0, maximum: 30, default: 3, description: '结果公示异议期（日）' }),
   smallCommitteeAllowed: Type.Boolean({ default: false, description: '100户以下允许3人业委会' }),
+  proxyCap: Type.Integer({ minimum: 1, maximum: 100, default: 5, description: '一位代理人可代理的业主数，超过时提示并报告' }),
+  reminderDaysBeforeClose: Type.Integer({ minimum: 0, maximum: 30, default: 2, description: '截止前几日提醒未投票业主（0 为不提醒）' }),
 }, { additionalProperties: false })
 export type CompoundSettings = Static<typeof CompoundSettingsSchema>
 
-/** Stored settings merged over the defaults; unknown or malformed keys fall back to the default. */
+/** Stored settings over the defaults, key by key: unknown keys are dropped, a malformed value falls back to its default. */
 export function settingsOf(stored: unknown): CompoundSettings {
-  const base = Value.Create(CompoundSettingsSchema) as CompoundSettings
-  const merged = { ...base, ...(typeof stored === 'object' && stored ? stored : {}) }
-  return Value.Check(CompoundSettingsSchema, merged) ? merged : base
+  const out = Value.Create(CompoundSettingsSchema) as CompoundSettings
+  const given = (typeof stored === 'object' && stored ? stored : {}) as Record<string, unknown>
+  for (const key of Object.keys(out) as Array<keyof CompoundSettings>) {
+    const candidate = { ...out, [key]: given[key] }
+    if (given[key] !== undefined && Value.Check(CompoundSettingsSchema, candidate)) Object.assign(out, { [key]: given[key] })
+  }
+  return out
 }

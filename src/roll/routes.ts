@@ -39,7 +39,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       tags: ['roll'], summary: '上传业主名册 CSV（UTF-8、带 BOM 的 UTF-8 或 GBK/GB18030），校验后暂存；任何一行有误则整份拒绝',
       params: IdParams('compoundId'),
-      body: Type.Object({ filename: Type.String({ maxLength: 200, default: 'roll.csv' }), contentBase64: Type.String({ minLength: 1, maxLength: 7_000_000, pattern: '^[A-Za-z0-9+/=\\s]+$' }), mapping: Type.Optional(Mapping) }, { additionalProperties: false }),
+      body: Type.Object({ filename: Type.Optional(Type.String({ maxLength: 200, default: 'roll.csv' })), contentBase64: Type.String({ minLength: 1, maxLength: 7_000_000, pattern: '^[A-Za-z0-9+/=\\s]+$' }), mapping: Type.Optional(Mapping) }, { additionalProperties: false }),
       response: { 201: Analysis, ...errors(400, 401, 403, 404, 413, 422) },
     },
   }, async (req, reply) => {

@@ -10,7 +10,8 @@ import { maskName, maskPhone } from '../core/mask.js'
 import { chinaDate } from '../core/clock.js'
 import { formatArea } from '../core/area.js'
 import { parseRollCsv, toCsv, type RollField, type RollParseResult, type RollRow } from './csv.js'
-import { computeRollTotals, headKey, KIND_LABEL, SOURCE_LABEL, type RollTotals } from './totals.js'
+import { sql } from 'kysely'
+import { computeRollTotals, countsForVote, headKey, KIND_LABEL, SOURCE_LABEL, type CountingRules, type RollTotals } from './totals.js'
 import { renderRollSummaryPdf } from '../reports/roll-summary.js'
 
 export type ImportMapping = Partial<Record<RollField, string>>
@@ -26,7 +27,7 @@ export interface ImportAnalysis {
   unmappedHeaders: string[]
   rowCount: number
   problems: Array<{ line: number; field?: string; column?: string; reason: string }>
-  /** totals of the file alone, by the law's counting rules */
+  /** totals of the file alone, by the law's counting rules (units, area and heads leave out parking unless the compound counts it) */
   preview: { units: number; areaCenti: number; heads: number; owners: number; developerUnits: number; coOwnedUnits: number } | null
 }
 
@@ -34,33 +35,43 @@ function requireEditor(actor: Actor) {
   if (!canEditRoll(actor.principal)) throw new Errors.FORBIDDEN()
 }
 
-function analyse(bytes: Buffer, mapping: ImportMapping | undefined, filename: string): ImportAnalysis {
+/** The parsed file (rows: only when clean) and its analysis; the file is parsed once. */
+function analyseWithRows(bytes: Buffer, mapping: ImportMapping | undefined, filename: string, rules: CountingRules): { analysis: ImportAnalysis; rows: RollRow[] } {
   let parsed: RollParseResult
   try {
     parsed = parseRollCsv(bytes, { mapping })
   } catch (err) {
-    return { importId: null, status: 'rejected', filename, encoding: null, headers: [], mapping: {}, missing: [], unmappedHeaders: [], rowCount: 0, problems: [{ line: 1, reason: (err as Error).message }], preview: null }
+    return { rows: [], analysis: { importId: null, status: 'rejected', filename, encoding: null, headers: [], mapping: {}, missing: [], unmappedHeaders: [], rowCount: 0, problems: [{ line: 1, reason: (err as Error).message }], preview: null } }
   }
   const status = parsed.problems.length ? 'rejected' : parsed.missing.length ? 'needs-mapping' : 'ready'
   return {
-    importId: null, status, filename, encoding: parsed.encoding, headers: parsed.headers, mapping: parsed.mapping, missing: parsed.missing,
-    unmappedHeaders: parsed.unmappedHeaders, rowCount: parsed.rows.length, problems: parsed.problems, preview: status === 'ready' ? previewOf(parsed.rows) : null,
+    rows: status === 'ready' ? parsed.rows : [],
+    analysis: {
+      importId: null, status, filename, encoding: parsed.encoding, headers: parsed.headers, mapping: parsed.mapping, missing: parsed.missing,
+      unmappedHeaders: parsed.unmappedHeaders, rowCount: parsed.rows.length, problems: parsed.problems, preview: status === 'ready' ? previewOf(parsed.rows, rules) : null,
+    },
   }
 }
+
+const analyse = (bytes: Buffer, mapping: ImportMapping | undefined, filename: string, rules: CountingRules) => analyseWithRows(bytes, mapping, filename, rules).analysis
 
 /** Identity of an owner inside a compound: name plus phone (co-owners after the first have none). */
 const ownerKey = (name: string, phone: string | null) => `${name}\u0000${phone ?? ''}`
 
-function previewOf(rows: RollRow[]) {
+/** Same counting rule as computeRollTotals, so the preview matches the totals after the import. */
+function previewOf(rows: RollRow[], rules: CountingRules) {
   const owners = new Set<string>()
   const heads = new Set<string>()
   let area = 0
+  let units = 0
   for (const r of rows) {
-    area += r.areaCenti
     r.owners.forEach((o, i) => owners.add(ownerKey(o.name, i === 0 ? r.phone : null)))
+    if (!countsForVote(r.kind, rules)) continue
+    units++
+    area += r.areaCenti
     heads.add(headKey({ voterId: ownerKey(r.owners[0].name, r.phone), voterIsDeveloper: r.isDeveloper })!)
   }
-  return { units: rows.length, areaCenti: area, heads: heads.size, owners: owners.size, developerUnits: rows.filter((r) => r.isDeveloper).length, coOwnedUnits: rows.filter((r) => r.owners.length > 1).length }
+  return { units, areaCenti: area, heads: heads.size, owners: owners.size, developerUnits: rows.filter((r) => r.isDeveloper).length, coOwnedUnits: rows.filter((r) => r.owners.length > 1).length }
 }
 
 /**
@@ -68,9 +79,9 @@ function previewOf(rows: RollRow[]) {
  * pending import; a file with any bad row is refused whole and nothing is stored.
  */
 export async function stageImport(deps: Deps, actor: Actor, compoundId: string, input: { filename: string; bytes: Buffer; mapping?: ImportMapping }): Promise<ImportAnalysis> {
-  await requireCompound(deps.db, actor, compoundId)
+  const compound = await requireCompound(deps.db, actor, compoundId)
   requireEditor(actor)
-  const a = analyse(input.bytes, input.mapping, input.filename)
+  const a = analyse(input.bytes, input.mapping, input.filename, compound.settings)
   if (a.status === 'rejected') {
     await writeAudit(deps.db, { action: 'roll.import.stage', outcome: 'failed', actorUserId: actor.principal.userId, actorRole: actor.principal.role, compoundId, detail: { problems: a.problems.length }, requestId: actor.requestId, ip: actor.ip })
     throw withDetails(new Errors.IMPORT_REJECTED(String(new Set(a.problems.map((p) => p.line)).size)), a)
@@ -90,10 +101,10 @@ async function loadPending(trx: Tx | Deps['db'], compoundId: string, importId: s
 
 /** The analysis of a staged import, optionally with a new column mapping (stored for the apply step). */
 export async function reviewImport(deps: Deps, actor: Actor, compoundId: string, importId: string, mapping?: ImportMapping): Promise<ImportAnalysis> {
-  await requireCompound(deps.db, actor, compoundId)
+  const compound = await requireCompound(deps.db, actor, compoundId)
   requireEditor(actor)
   const imp = await loadPending(deps.db, compoundId, importId)
-  const a = analyse(imp.content, mapping ?? imp.mapping ?? undefined, imp.filename)
+  const a = analyse(imp.content, mapping ?? imp.mapping ?? undefined, imp.filename, compound.settings)
   if (imp.status !== 'pending') return { ...a, importId, status: imp.status === 'applied' ? 'applied' : 'rejected' }
   if (mapping && a.status !== 'rejected') {
     await deps.db.updateTable('rollImports').set({ mapping: JSON.stringify(a.mapping) }).where('id', '=', importId).execute()
@@ -118,10 +129,9 @@ export async function applyImport(deps: Deps, actor: Actor, compoundId: string, 
     await trx.selectFrom('compounds').select('id').where('id', '=', compoundId).forUpdate().executeTakeFirstOrThrow()
     const imp = await loadPending(trx, compoundId, importId)
     if (imp.status !== 'pending') throw new Errors.INVALID_STATE('该导入已处理，不能重复导入')
-    const a = analyse(imp.content, imp.mapping ?? undefined, imp.filename)
+    const { analysis: a, rows } = analyseWithRows(imp.content, imp.mapping ?? undefined, imp.filename, compound.settings)
     if (a.status === 'needs-mapping') throw withDetails(new Errors.VALIDATION_FAILED('还有必填列没有对应，请先完成列对应'), a)
     if (a.status === 'rejected') throw withDetails(new Errors.IMPORT_REJECTED(String(new Set(a.problems.map((p) => p.line)).size)), a)
-    const rows = parseRollCsv(imp.content, { mapping: imp.mapping ?? undefined }).rows
     const result = await writeRoll(trx, compoundId, rows, chinaDate(deps.clock.now()))
     const totals = computeRollTotals(await rollEntries(trx, compoundId), compound.settings)
     const report = { ...result, totals }
@@ -170,9 +180,13 @@ async function writeRoll(trx: Tx, compoundId: string, rows: RollRow[], today: st
     ids.forEach((row, i) => unitIdByLine.set(part[i].line, row.id))
     unitsCreated += ids.length
   }
-  for (const u of toUpdate) {
-    await trx.updateTable('units').set({ kind: u.kind, areaCenti: u.areaCenti, areaSource: u.areaSource }).where('id', '=', u.id).execute()
-    unitsUpdated++
+  // One statement per chunk, not per unit: a re-import that corrects many areas stays fast.
+  for (const part of chunks(toUpdate)) {
+    const values = sql.join(part.map((u) => sql`(${u.id}::uuid, ${u.kind}::text, ${u.areaCenti}::bigint, ${u.areaSource}::text)`))
+    await sql`update units as u set kind = v.kind, area_centi = v.area_centi, area_source = v.area_source
+      from (values ${values}) as v (id, kind, area_centi, area_source)
+      where u.id = v.id and u.compound_id = ${compoundId}`.execute(trx)
+    unitsUpdated += part.length
   }
   // Owners: identity is name + phone within the compound.
   const owners = new Map((await trx.selectFrom('owners').select(['id', 'name', 'phone', 'email', 'idNumber', 'isDeveloper']).where('compoundId', '=', compoundId).execute()).map((o) => [ownerKey(o.name, o.phone), o]))
@@ -195,11 +209,18 @@ async function writeRoll(trx: Tx, compoundId: string, rows: RollRow[], today: st
     const ins = await trx.insertInto('owners').values(part.map(([, o]) => ({ compoundId, ...o }))).returning(['id', 'name', 'phone', 'email', 'idNumber', 'isDeveloper']).execute()
     for (const o of ins) owners.set(ownerKey(o.name, o.phone), o)
   }
+  const ownerUpdates: Array<{ id: string; email: string | null; idNumber: string | null; isDeveloper: boolean }> = []
   for (const [key, w] of wanted) {
     const o = owners.get(key)!
     if ((w.email && w.email !== o.email) || (w.idNumber && w.idNumber !== o.idNumber) || (w.isDeveloper && !o.isDeveloper)) {
-      await trx.updateTable('owners').set({ email: w.email ?? o.email, idNumber: w.idNumber ?? o.idNumber, isDeveloper: w.isDeveloper || o.isDeveloper }).where('id', '=', o.id).execute()
+      ownerUpdates.push({ id: o.id, email: w.email ?? o.email, idNumber: w.idNumber ?? o.idNumber, isDeveloper: w.isDeveloper || o.isDeveloper })
     }
+  }
+  for (const part of chunks(ownerUpdates)) {
+    const values = sql.join(part.map((o) => sql`(${o.id}::uuid, ${o.email}::text, ${o.idNumber}::text, ${o.isDeveloper}::boolean)`))
+    await sql`update owners as o set email = v.email, id_number = v.id_number, is_developer = v.is_developer
+      from (values ${values}) as v (id, email, id_number, is_developer)
+      where o.id = v.id and o.compound_id = ${compoundId}`.execute(trx)
   }
   // Ownerships: replace a unit's current owners only where they changed.
   const current = await trx.selectFrom('ownerships').select(['id', 'unitId', 'ownerId', 'isVoter']).where('compoundId', '=', compoundId).where('validTo', 'is', null).execute()

@@ -1,0 +1,210 @@
+// Casting ballots: electronic (the owner), paper (a named clerk enters it with its serial),
+// proxy (the agent of a registered 书面委托书). One counted ballot per head per meeting, enforced
+// by the ballots table's primary key; every version is kept in ballot_versions. Every ballot cast
+// in an owner's name is mailed to that owner, so impersonation is noticed.
+import { createHash } from 'node:crypto'
+import { sql } from 'kysely'
+import type { Deps, Actor } from '../core/context.js'
+import type { Tx } from '../db/database.js'
+import type { Channel } from '../db/schema.js'
+import { Errors } from '../core/errors.js'
+import { enqueueMessage } from '../notifications/outbox.js'
+import { chinaDate } from '../core/clock.js'
+import { formatDateTimeZh } from '../core/format.js'
+import { requireMeeting } from '../meetings/service.js'
+import { meetingSettingsOf } from '../meetings/settings.js'
+import { canManage } from '../meetings/policy.js'
+import { ballotItems, logEvent } from '../meetings/queries.js'
+import { validateChoices, type Choices } from './choices.js'
+
+export const CHANNEL_LABEL: Record<Channel, string> = { electronic: '网络投票', paper: '纸质表决票', proxy: '委托代理投票' }
+
+export interface CastReceipt { meetingId: string; headKey: string; version: number; channel: Channel; castAt: string }
+
+interface CastInput {
+  channel: Channel
+  headKey: string
+  choices: Choices
+  castBy: string
+  proxyId?: string
+  paper?: { serial: string; collector: string; receivedAt: Date; scanSha256: string | null }
+}
+
+/** Voting must be open and before the close time; the meeting row is share-locked so a close waits for casts in flight. */
+async function openMeetingForCast(trx: Tx, actor: Actor, meetingId: string, now: Date) {
+  const m = await requireMeeting(trx, actor, meetingId)
+  const locked = await trx.selectFrom('meetings').select(['id', 'state', 'closesAt', 'compoundId', 'settings', 'title']).where('id', '=', m.id).forShare().executeTakeFirstOrThrow()
+  if (locked.state !== 'open') throw new Errors.MEETING_NOT_OPEN(locked.state === 'noticed' || locked.state === 'draft' ? '投票尚未开始' : '投票已截止，不再接受表决票')
+  if (now >= locked.closesAt) throw new Errors.MEETING_NOT_OPEN('投票已截止，不再接受表决票')
+  return locked
+}
+
+async function record(trx: Tx, deps: Deps, m: { id: string; compoundId: string; settings: Record<string, unknown>; title: string }, input: CastInput): Promise<CastReceipt> {
+  const now = deps.clock.now()
+  const settings = meetingSettingsOf(m.settings)
+  const choices = JSON.stringify(input.choices)
+  // The owner's own ballot (online or on paper) revokes their proxy for this meeting (民法典 Art. 173).
+  if (input.channel !== 'proxy') {
+    await trx.updateTable('proxies').set({ status: 'revoked', revokedReason: '业主本人已投票' })
+      .where('meetingId', '=', m.id).where('principalHead', '=', input.headKey).where('status', '=', 'active').execute()
+  }
+  const upsert = trx.insertInto('ballots').values({ compoundId: m.compoundId, meetingId: m.id, headKey: input.headKey, version: 1, channel: input.channel, choices, castAt: now })
+  const row = await (settings.revoteAllowed
+    ? upsert.onConflict((oc) => oc.columns(['meetingId', 'headKey']).doUpdateSet({ version: sql`ballots.version + 1`, channel: input.channel, choices, castAt: now }))
+    : upsert.onConflict((oc) => oc.columns(['meetingId', 'headKey']).doNothing())
+  ).returning('version').executeTakeFirst()
+  if (!row) throw new Errors.ALREADY_VOTED()
+  await trx.insertInto('ballotVersions').values({
+    compoundId: m.compoundId, meetingId: m.id, headKey: input.headKey, version: row.version, channel: input.channel, choices, castByUser: input.castBy,
+    proxyId: input.proxyId ?? null, paperSerial: input.paper?.serial ?? null, collector: input.paper?.collector ?? null,
+    receivedAt: input.paper?.receivedAt ?? null, scanSha256: input.paper?.scanSha256 ?? null, castAt: now,
+  }).execute()
+  await noticeToOwner(trx, deps, m, input.headKey, input.channel, row.version, now)
+  return { meetingId: m.id, headKey: input.headKey, version: row.version, channel: input.channel, castAt: now.toISOString() }
+}
+
+async function noticeToOwner(trx: Tx, deps: Deps, m: { id: string; compoundId: string; title: string }, headKey: string, channel: Channel, version: number, at: Date) {
+  const o = await trx.selectFrom('frozenHeads as h').innerJoin('owners as o', 'o.id', 'h.ownerId')
+    .leftJoin('users as u', (j) => j.onRef('u.ownerId', '=', 'o.id').on('u.role', '=', 'owner'))
+    .select(['o.email', 'u.email as userEmail', 'h.units']).where('h.meetingId', '=', m.id).where('h.headKey', '=', headKey).executeTakeFirst()
+  const to = o?.userEmail ?? o?.email
+  if (!to) return
+  await enqueueMessage(trx, {
+    compoundId: m.compoundId, kind: 'ballot-notice', to, subject: `【表决记录】${m.title}`,
+    text: `您名下 ${o!.units} 套房屋在“${m.title}”中的表决票已于 ${formatDateTimeZh(at)} 以${CHANNEL_LABEL[channel]}方式记录（第 ${version} 版）。\n如果这不是您本人或您委托的代理人所投，请立即登录查看并在结果公示期内提出异议，或联系街道办。\n${deps.config.publicUrl}/meetings/${m.id}/my-ballot`,
+  })
+}
+
+/** The head an owner votes for in this meeting (a co-owned unit only through its designated voter). */
+async function headOfOwner(trx: Tx, meetingId: string, ownerId: string | null) {
+  if (!ownerId) throw new Errors.NOT_A_VOTER('只有业主本人可以网络投票')
+  const head = await trx.selectFrom('frozenHeads').select('headKey').where('meetingId', '=', meetingId).where('ownerId', '=', ownerId).executeTakeFirst()
+  if (!head) throw new Errors.NOT_A_VOTER('冻结的表决名册中没有由您投票的房屋（共有房屋由指定的一位共有人投票）')
+  return head.headKey
+}
+
+export async function castElectronic(deps: Deps, actor: Actor, meetingId: string, rawChoices: unknown): Promise<CastReceipt> {
+  if (actor.principal.role !== 'owner') throw new Errors.NOT_A_VOTER('只有业主本人可以网络投票')
+  const now = deps.clock.now()
+  const receipt = await deps.db.transaction().execute(async (trx) => {
+    const m = await openMeetingForCast(trx, actor, meetingId, now)
+    const headKey = await headOfOwner(trx, m.id, actor.principal.ownerId)
+    const choices = validateChoices(await ballotItems(trx, m.id), rawChoices, { paper: false })
+    return record(trx, deps, m, { channel: 'electronic', headKey, choices, castBy: actor.principal.userId })
+  })
+  deps.kickOutbox?.()
+  return receipt
+}
+
+export interface PaperEntry { unitId: string; serial: string; collector: string; receivedAt: Date; choices: unknown; scan?: { content: Buffer; contentType: string } }
+
+/** A clerk enters a paper ballot: the unit it was issued for, its serial, who collected it and when. */
+export async function enterPaperBallot(deps: Deps, actor: Actor, meetingId: string, input: PaperEntry): Promise<CastReceipt> {
+  if (!canManage(actor.principal)) throw new Errors.FORBIDDEN()
+  const now = deps.clock.now()
+  if (input.receivedAt > now) throw new Errors.VALIDATION_FAILED('收票时间不能晚于现在')
+  const receipt = await deps.db.transaction().execute(async (trx) => {
+    const m = await openMeetingForCast(trx, actor, meetingId, now)
+    const unit = await trx.selectFrom('frozenUnits').select('headKey').where('meetingId', '=', m.id).where('unitId', '=', input.unitId).executeTakeFirst()
+    if (!unit) throw new Errors.NOT_FOUND('房屋（冻结名册中）')
+    const used = await trx.selectFrom('ballotVersions').select('id').where('meetingId', '=', m.id).where('paperSerial', '=', input.serial).executeTakeFirst()
+    if (used) throw new Errors.SERIAL_REJECTED('该表决票编号已录入过，同一编号不能重复使用')
+    const choices = validateChoices(await ballotItems(trx, m.id), input.choices, { paper: true })
+    let scanSha256: string | null = null
+    if (input.scan) {
+      scanSha256 = createHash('sha256').update(input.scan.content).digest('hex')
+      await trx.insertInto('ballotScans').values({ sha256: scanSha256, compoundId: m.compoundId, content: input.scan.content, contentType: input.scan.contentType }).onConflict((oc) => oc.column('sha256').doNothing()).execute()
+    }
+    return record(trx, deps, m, { channel: 'paper', headKey: unit.headKey, choices, castBy: actor.principal.userId, paper: { serial: input.serial, collector: input.collector, receivedAt: input.receivedAt, scanSha256 } })
+  })
+  deps.kickOutbox?.()
+  return receipt
+}
+
+export interface ProxyInput { principalOwnerId: string; agentOwnerId: string; scope: string; validFrom: string; validTo: string; scan: { content: Buffer; contentType: string } }
+
+/** Register a signed 书面委托书 (with its scan). An agent over the cap is flagged, not refused. */
+export async function registerProxy(deps: Deps, actor: Actor, meetingId: string, input: ProxyInput) {
+  if (!canManage(actor.principal)) throw new Errors.FORBIDDEN()
+  if (input.validTo < input.validFrom) throw new Errors.VALIDATION_FAILED('委托期限的结束日期不能早于开始日期')
+  if (input.scan.content.length === 0) throw new Errors.VALIDATION_FAILED('请上传委托书扫描件')
+  return deps.db.transaction().execute(async (trx) => {
+    const m = await requireMeeting(trx, actor, meetingId, true)
+    if (m.state !== 'open') throw new Errors.INVALID_STATE('只能在投票期间登记委托')
+    const principal = await trx.selectFrom('frozenHeads').select('headKey').where('meetingId', '=', m.id).where('ownerId', '=', input.principalOwnerId).executeTakeFirst()
+    if (!principal) throw new Errors.NOT_FOUND('委托人（冻结名册中的投票人）')
+    const agent = await trx.selectFrom('owners').select('id').where('id', '=', input.agentOwnerId).where('compoundId', '=', m.compoundId).executeTakeFirst()
+    if (!agent) throw new Errors.NOT_FOUND('代理人')
+    if (input.agentOwnerId === input.principalOwnerId) throw new Errors.VALIDATION_FAILED('委托人和代理人不能是同一人')
+    const voted = await trx.selectFrom('ballots').select('channel').where('meetingId', '=', m.id).where('headKey', '=', principal.headKey).executeTakeFirst()
+    if (voted && voted.channel !== 'proxy') throw new Errors.INVALID_STATE('委托人本人已投票，委托不再有效')
+    const dup = await trx.selectFrom('proxies').select('id').where('meetingId', '=', m.id).where('principalHead', '=', principal.headKey).where('status', '=', 'active').executeTakeFirst()
+    if (dup) throw new Errors.CONFLICT('该委托人已有有效的委托，请先撤销')
+    const scanSha256 = createHash('sha256').update(input.scan.content).digest('hex')
+    const p = await trx.insertInto('proxies').values({
+      compoundId: m.compoundId, meetingId: m.id, principalHead: principal.headKey, agentOwnerId: agent.id, scope: input.scope,
+      validFrom: input.validFrom, validTo: input.validTo, scan: input.scan.content, scanSha256, scanType: input.scan.contentType, registeredBy: actor.principal.userId,
+    }).returning(['id']).executeTakeFirstOrThrow()
+    const { n } = await trx.selectFrom('proxies').select((eb) => eb.fn.countAll<number>().as('n')).where('meetingId', '=', m.id).where('agentOwnerId', '=', agent.id).where('status', '=', 'active').executeTakeFirstOrThrow()
+    const cap = meetingSettingsOf(m.settings).proxyCap
+    const overCap = Number(n) > cap
+    await logEvent(trx, { compoundId: m.compoundId, meetingId: m.id, actorUserId: actor.principal.userId, kind: 'proxy.registered', detail: { proxyId: p.id, scanSha256, agentProxies: Number(n), overCap } })
+    return { id: p.id, scanSha256, agentProxies: Number(n), cap, warning: overCap ? `该代理人已代理 ${n} 位业主，超过上限 ${cap} 位，已记录并报告街道办` : null }
+  })
+}
+
+export async function revokeProxy(deps: Deps, actor: Actor, meetingId: string, proxyId: string, reason: string) {
+  if (!canManage(actor.principal)) throw new Errors.FORBIDDEN()
+  return deps.db.transaction().execute(async (trx) => {
+    const m = await requireMeeting(trx, actor, meetingId)
+    const p = await trx.updateTable('proxies').set({ status: 'revoked', revokedReason: reason }).where('id', '=', proxyId).where('meetingId', '=', m.id).where('status', '=', 'active').returning('id').executeTakeFirst()
+    if (!p) throw new Errors.NOT_FOUND('有效的委托')
+    await logEvent(trx, { compoundId: m.compoundId, meetingId: m.id, actorUserId: actor.principal.userId, kind: 'proxy.revoked', detail: { proxyId } })
+    return { id: p.id, status: 'revoked' as const }
+  })
+}
+
+/** The agent votes for a principal under an active proxy valid today. */
+export async function castByProxy(deps: Deps, actor: Actor, meetingId: string, proxyId: string, rawChoices: unknown): Promise<CastReceipt> {
+  if (actor.principal.role !== 'owner' || !actor.principal.ownerId) throw new Errors.PROXY_INVALID('只有登记的代理人可以代为投票')
+  const now = deps.clock.now()
+  const receipt = await deps.db.transaction().execute(async (trx) => {
+    const m = await openMeetingForCast(trx, actor, meetingId, now)
+    const today = chinaDate(now)
+    const p = await trx.selectFrom('proxies').select(['id', 'principalHead', 'agentOwnerId', 'validFrom', 'validTo', 'status']).where('id', '=', proxyId).where('meetingId', '=', m.id).executeTakeFirst()
+    if (!p || p.agentOwnerId !== actor.principal.ownerId || p.status !== 'active' || today < p.validFrom || today > p.validTo) {
+      throw new Errors.PROXY_INVALID('您没有该业主有效的书面委托，不能代为投票')
+    }
+    const choices = validateChoices(await ballotItems(trx, m.id), rawChoices, { paper: false })
+    return record(trx, deps, m, { channel: 'proxy', headKey: p.principalHead, choices, castBy: actor.principal.userId, proxyId: p.id })
+  })
+  deps.kickOutbox?.()
+  return receipt
+}
+
+/** What was recorded for the signed-in owner: their units, the counted ballot, every version. */
+export async function myBallot(deps: Deps, actor: Actor, meetingId: string) {
+  const m = await requireMeeting(deps.db, actor, meetingId)
+  const ownerId = actor.principal.ownerId
+  if (!ownerId) throw new Errors.NOT_A_VOTER('只有业主可以查看本人的表决记录')
+  const head = await deps.db.selectFrom('frozenHeads').select(['headKey', 'areaCenti', 'units']).where('meetingId', '=', m.id).where('ownerId', '=', ownerId).executeTakeFirst()
+  if (!head) return { meetingId: m.id, state: m.state, voter: false as const, units: [], ballot: null, versions: [], proxies: [] }
+  const [units, ballot, versions, proxies] = await Promise.all([
+    deps.db.selectFrom('frozenUnits').select(['label', 'areaCenti']).where('meetingId', '=', m.id).where('headKey', '=', head.headKey).orderBy('label').execute(),
+    deps.db.selectFrom('ballots').select(['version', 'channel', 'choices', 'castAt']).where('meetingId', '=', m.id).where('headKey', '=', head.headKey).executeTakeFirst(),
+    deps.db.selectFrom('ballotVersions').select(['version', 'kind', 'channel', 'castAt', 'paperSerial', 'collector', 'receivedAt', 'note']).where('meetingId', '=', m.id).where('headKey', '=', head.headKey).orderBy('version').execute(),
+    deps.db.selectFrom('proxies as p').innerJoin('owners as o', 'o.id', 'p.agentOwnerId').select(['p.id', 'p.status', 'p.scope', 'p.validFrom', 'p.validTo', 'o.name as agentName', 'o.kind as agentKind'])
+      .where('p.meetingId', '=', m.id).where('p.principalHead', '=', head.headKey).execute(),
+  ])
+  return { meetingId: m.id, state: m.state, voter: true as const, areaCenti: head.areaCenti, units, ballot: ballot ?? null, versions, proxies }
+}
+
+/** Proxies the signed-in owner holds as agent in this meeting. */
+export async function myProxies(deps: Deps, actor: Actor, meetingId: string) {
+  const m = await requireMeeting(deps.db, actor, meetingId)
+  if (!actor.principal.ownerId) return []
+  return deps.db.selectFrom('proxies as p').innerJoin('frozenHeads as h', (j) => j.onRef('h.meetingId', '=', 'p.meetingId').onRef('h.headKey', '=', 'p.principalHead'))
+    .innerJoin('owners as o', 'o.id', 'h.ownerId')
+    .select(['p.id', 'p.scope', 'p.validFrom', 'p.validTo', 'p.status', 'o.name as principalName', 'o.kind as principalKind', 'h.units'])
+    .where('p.meetingId', '=', m.id).where('p.agentOwnerId', '=', actor.principal.ownerId).where('p.status', '=', 'active').execute()
+}

