@@ -9,6 +9,7 @@ import { mailTransportFor } from './notifications/mailer.js'
 import { startDispatcher } from './notifications/dispatcher.js'
 import { systemClock } from './core/clock.js'
 import { isEmpty, seedDemo, DEMO_PASSWORD } from './demo/seed.js'
+import { startMeetingJobs } from './meetings/jobs.js'
 
 const started = Date.now()
 let config
@@ -40,6 +41,8 @@ const dispatcher = config.outboxIntervalMs > 0
   : null
 const app = await buildApp({ config, db: database.db, dbKind: database.kind, clock: systemClock, kickOutbox: dispatcher ? () => dispatcher.kick() : undefined })
 
+const jobs = startMeetingJobs(app.deps, 30_000, app.log)
+
 let demo: Awaited<ReturnType<typeof seedDemo>> | null = null
 if (config.demo && database.kind === 'pglite' && await isEmpty(app.deps)) {
   demo = await seedDemo(app.deps)
@@ -60,6 +63,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     if (stopping) return
     stopping = true
     await app.close().catch(() => {})
+    await jobs.stop().catch(() => {})
     await dispatcher?.stop().catch(() => {})
     transport.close?.()
     await database.close().catch(() => {})
