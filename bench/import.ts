@@ -9,9 +9,11 @@
 import { performance } from 'node:perf_hooks'
 import { tmpdir } from 'node:os'
 import { pathToFileURL } from 'node:url'
+import { generateKeyPairSync } from 'node:crypto'
 import { freshDatabase } from '../tests/helpers/db.js'
 import { validateConfig, defaults } from '../src/config.js'
 import { systemClock } from '../src/core/clock.js'
+import { signingKeyFrom } from '../src/ledger/keys.js'
 import type { Deps, Actor } from '../src/core/context.js'
 import type { Principal } from '../src/auth/principal.js'
 import { stageImport, applyImport } from '../src/roll/service.js'
@@ -129,7 +131,9 @@ async function main() {
   const { db } = database
   try {
     const config = validateConfig({ ...defaults(), dataDir: tmpdir(), secret: 'bench-secret-0123456789abcdef0123456789abcdef', logLevel: 'silent', outboxIntervalMs: 0, demo: false, databaseUrl: process.env.DATABASE_URL || undefined })
-    const deps: Deps = { db, clock: systemClock, config }
+    // The import does not sign anything; a throw-away key satisfies Deps without touching the disk.
+    const ledgerKey = signingKeyFrom(generateKeyPairSync('ed25519').privateKey.export({ format: 'der', type: 'pkcs8' }))
+    const deps: Deps = { db, clock: systemClock, config, ledgerKey }
     const node = async (parentId: string | null, level: 'city' | 'district' | 'street' | 'community', name: string) =>
       (await db.insertInto('jurisdictions').values({ parentId, level, name }).returning('id').executeTakeFirstOrThrow()).id
     const city = await node(null, 'city', '基准市')

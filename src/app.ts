@@ -8,6 +8,7 @@ import type { Config } from './config.js'
 import type { Db, DbKind } from './db/database.js'
 import { systemClock, type Clock } from './core/clock.js'
 import type { Deps } from './core/context.js'
+import { loadSigningKey } from './ledger/keys.js'
 import errorsPlugin from './plugins/errors.js'
 import securityPlugin from './plugins/security.js'
 import authPlugin from './plugins/auth.js'
@@ -23,6 +24,9 @@ import rollPages from './roll/pages.js'
 import homePages from './home/pages.js'
 import meetingRoutes from './meetings/routes.js'
 import ballotRoutes from './ballots/routes.js'
+import ledgerRoutes from './ledger/routes.js'
+import meetingPages from './meetings/pages.js'
+import ballotPages from './ballots/pages.js'
 
 export interface AppOptions {
   config: Config
@@ -52,7 +56,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.setValidatorCompiler(TypeBoxValidatorCompiler)
-  app.decorate('deps', { db, clock: opts.clock ?? systemClock, config, kickOutbox: opts.kickOutbox })
+  app.decorate('deps', { db, clock: opts.clock ?? systemClock, config, ledgerKey: loadSigningKey(config), kickOutbox: opts.kickOutbox })
 
   await app.register(cookie, { secret: config.secret, hook: 'onRequest' })
   await app.register(formbody, { bodyLimit: config.bodyLimit })
@@ -74,6 +78,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(rollPages)
   await app.register(meetingRoutes)
   await app.register(ballotRoutes)
+  await app.register(ledgerRoutes)
+  await app.register(meetingPages)
+  await app.register(ballotPages)
 
   await app.ready()
   return app

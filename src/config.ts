@@ -30,6 +30,8 @@ export const ConfigSchema = Type.Object({
   logLevel: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('silent')]),
   /** Serve cookies with the Secure flag (set when behind TLS). */
   secureCookies: Type.Boolean(),
+  /** Ed25519 ledger signing key, base64 PKCS#8 DER; empty → generated into dataDir (development). */
+  ledgerKey: Type.Optional(Type.String({ minLength: 40 })),
   /** Largest request body in bytes (roll imports included). */
   bodyLimit: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024 }),
 })
@@ -54,6 +56,7 @@ const ENV: Array<[string, keyof Config, 'string' | 'int' | 'bool']> = [
   ['LOG_LEVEL', 'logLevel', 'string'],
   ['SECURE_COOKIES', 'secureCookies', 'bool'],
   ['BODY_LIMIT', 'bodyLimit', 'int'],
+  ['LEDGER_SIGNING_KEY', 'ledgerKey', 'string'],
 ]
 export const CONFIG_ENV = ENV
 

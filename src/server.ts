@@ -10,6 +10,7 @@ import { startDispatcher } from './notifications/dispatcher.js'
 import { systemClock } from './core/clock.js'
 import { isEmpty, seedDemo, DEMO_PASSWORD } from './demo/seed.js'
 import { startMeetingJobs } from './meetings/jobs.js'
+import { startIntegrator } from './ledger/integrate.js'
 
 const started = Date.now()
 let config
@@ -42,6 +43,7 @@ const dispatcher = config.outboxIntervalMs > 0
 const app = await buildApp({ config, db: database.db, dbKind: database.kind, clock: systemClock, kickOutbox: dispatcher ? () => dispatcher.kick() : undefined })
 
 const jobs = startMeetingJobs(app.deps, 30_000, app.log)
+const integrator = startIntegrator(app.deps, 1000, app.log)
 
 let demo: Awaited<ReturnType<typeof seedDemo>> | null = null
 if (config.demo && database.kind === 'pglite' && await isEmpty(app.deps)) {
@@ -64,6 +66,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     stopping = true
     await app.close().catch(() => {})
     await jobs.stop().catch(() => {})
+    await integrator.stop().catch(() => {})
     await dispatcher?.stop().catch(() => {})
     transport.close?.()
     await database.close().catch(() => {})

@@ -16,37 +16,62 @@ import { meetingSettingsOf } from '../meetings/settings.js'
 import { canManage } from '../meetings/policy.js'
 import { ballotItems, logEvent } from '../meetings/queries.js'
 import { validateChoices, type Choices } from './choices.js'
+import { appendLedger, type LedgerReceipt } from '../ledger/ledger.js'
 
 export const CHANNEL_LABEL: Record<Channel, string> = { electronic: '网络投票', paper: '纸质表决票', proxy: '委托代理投票' }
 
-export interface CastReceipt { meetingId: string; headKey: string; version: number; channel: Channel; castAt: string }
+export interface CastReceipt { meetingId: string; headKey: string; version: number; channel: Channel; castAt: string; receipt: LedgerReceipt }
 
 interface CastInput {
   channel: Channel
   headKey: string
+  /** the head's units and addresses, when the caller has already read them with the head */
+  contact?: HeadContact
   choices: Choices
   castBy: string
   proxyId?: string
   paper?: { serial: string; collector: string; receivedAt: Date; scanSha256: string | null }
 }
 
-/** Voting must be open and before the close time; the meeting row is share-locked so a close waits for casts in flight. */
+/**
+ * Voting must be open and before the close time; the meeting row is share-locked so a close waits
+ * for casts in flight. One statement: the actor's reach and the lock (FOR SHARE returns the row as
+ * committed when the lock is granted).
+ */
 async function openMeetingForCast(trx: Tx, actor: Actor, meetingId: string, now: Date) {
-  const m = await requireMeeting(trx, actor, meetingId)
-  const locked = await trx.selectFrom('meetings').select(['id', 'state', 'closesAt', 'compoundId', 'settings', 'title']).where('id', '=', m.id).forShare().executeTakeFirstOrThrow()
+  const locked = await requireMeeting(trx, actor, meetingId, 'share')
   if (locked.state !== 'open') throw new Errors.MEETING_NOT_OPEN(locked.state === 'noticed' || locked.state === 'draft' ? '投票尚未开始' : '投票已截止，不再接受表决票')
   if (now >= locked.closesAt) throw new Errors.MEETING_NOT_OPEN('投票已截止，不再接受表决票')
   return locked
 }
 
+/**
+ * meetingSettingsOf checks every key against the schema, which is slow on the cast path; a
+ * meeting's settings are fixed when the notice is posted, so the parse is memoised by content.
+ */
+const castSettingsMemo = new Map<string, ReturnType<typeof meetingSettingsOf>>()
+function castSettings(stored: unknown) {
+  const key = JSON.stringify(stored)
+  let s = castSettingsMemo.get(key)
+  if (!s) {
+    s = Object.freeze(meetingSettingsOf(stored))
+    if (castSettingsMemo.size >= 256) castSettingsMemo.clear()
+    castSettingsMemo.set(key, s)
+  }
+  return s
+}
+
 async function record(trx: Tx, deps: Deps, m: { id: string; compoundId: string; settings: Record<string, unknown>; title: string }, input: CastInput): Promise<CastReceipt> {
   const now = deps.clock.now()
-  const settings = meetingSettingsOf(m.settings)
+  const settings = castSettings(m.settings)
   const choices = JSON.stringify(input.choices)
   // The owner's own ballot (online or on paper) revokes their proxy for this meeting (民法典 Art. 173).
   if (input.channel !== 'proxy') {
-    await trx.updateTable('proxies').set({ status: 'revoked', revokedReason: '业主本人已投票' })
-      .where('meetingId', '=', m.id).where('principalHead', '=', input.headKey).where('status', '=', 'active').execute()
+    const revoked = await trx.updateTable('proxies').set({ status: 'revoked', revokedReason: '业主本人已投票' })
+      .where('meetingId', '=', m.id).where('principalHead', '=', input.headKey).where('status', '=', 'active').returning('id').execute()
+    for (const p of revoked) {
+      await appendLedger(trx, deps, { compoundId: m.compoundId, meetingId: m.id, kind: 'proxy_revoked', headKey: input.headKey, body: { proxyId: p.id, reason: 'principal_voted' } })
+    }
   }
   const upsert = trx.insertInto('ballots').values({ compoundId: m.compoundId, meetingId: m.id, headKey: input.headKey, version: 1, channel: input.channel, choices, castAt: now })
   const row = await (settings.revoteAllowed
@@ -59,28 +84,40 @@ async function record(trx: Tx, deps: Deps, m: { id: string; compoundId: string; 
     proxyId: input.proxyId ?? null, paperSerial: input.paper?.serial ?? null, collector: input.paper?.collector ?? null,
     receivedAt: input.paper?.receivedAt ?? null, scanSha256: input.paper?.scanSha256 ?? null, castAt: now,
   }).execute()
-  await noticeToOwner(trx, deps, m, input.headKey, input.channel, row.version, now)
-  return { meetingId: m.id, headKey: input.headKey, version: row.version, channel: input.channel, castAt: now.toISOString() }
+  const receipt = await appendLedger(trx, deps, {
+    compoundId: m.compoundId, meetingId: m.id, kind: 'ballot_cast', headKey: input.headKey, receipt: true,
+    body: {
+      headKey: input.headKey, version: row.version, channel: input.channel, choices: input.choices,
+      proxyId: input.proxyId, paperSerial: input.paper?.serial, collector: input.paper?.collector, receivedAt: input.paper?.receivedAt.toISOString(), scanSha256: input.paper?.scanSha256 ?? undefined,
+    },
+  })
+  await noticeToOwner(trx, deps, m, input.headKey, input.channel, row.version, now, receipt.receiptCode!, input.contact)
+  return { meetingId: m.id, headKey: input.headKey, version: row.version, channel: input.channel, castAt: now.toISOString(), receipt }
 }
 
-async function noticeToOwner(trx: Tx, deps: Deps, m: { id: string; compoundId: string; title: string }, headKey: string, channel: Channel, version: number, at: Date) {
-  const o = await trx.selectFrom('frozenHeads as h').innerJoin('owners as o', 'o.id', 'h.ownerId')
-    .leftJoin('users as u', (j) => j.onRef('u.ownerId', '=', 'o.id').on('u.role', '=', 'owner'))
-    .select(['o.email', 'u.email as userEmail', 'h.units']).where('h.meetingId', '=', m.id).where('h.headKey', '=', headKey).executeTakeFirst()
+interface HeadContact { units: number; email: string | null; userEmail: string | null }
+
+/** The head's voter (frozen roll → owner → their owner account), with the units counted and where to write. */
+const headContact = (trx: Tx, meetingId: string) => trx.selectFrom('frozenHeads as h').innerJoin('owners as o', 'o.id', 'h.ownerId')
+  .leftJoin('users as u', (j) => j.onRef('u.ownerId', '=', 'o.id').on('u.role', '=', 'owner'))
+  .select(['h.headKey', 'o.email', 'u.email as userEmail', 'h.units']).where('h.meetingId', '=', meetingId)
+
+async function noticeToOwner(trx: Tx, deps: Deps, m: { id: string; compoundId: string; title: string }, headKey: string, channel: Channel, version: number, at: Date, receiptCode: string, contact?: HeadContact) {
+  const o = contact ?? await headContact(trx, m.id).where('h.headKey', '=', headKey).executeTakeFirst()
   const to = o?.userEmail ?? o?.email
   if (!to) return
   await enqueueMessage(trx, {
     compoundId: m.compoundId, kind: 'ballot-notice', to, subject: `【表决记录】${m.title}`,
-    text: `您名下 ${o!.units} 套房屋在“${m.title}”中的表决票已于 ${formatDateTimeZh(at)} 以${CHANNEL_LABEL[channel]}方式记录（第 ${version} 版）。\n如果这不是您本人或您委托的代理人所投，请立即登录查看并在结果公示期内提出异议，或联系街道办。\n${deps.config.publicUrl}/meetings/${m.id}/my-ballot`,
+    text: `您名下 ${o!.units} 套房屋在“${m.title}”中的表决票已于 ${formatDateTimeZh(at)} 以${CHANNEL_LABEL[channel]}方式记录（第 ${version} 版），回执码 ${receiptCode}。\n任何人可在 ${deps.config.publicUrl}/verify 用回执码核验这张票已记入不可篡改的表决记录。\n如果这不是您本人或您委托的代理人所投，请立即登录查看并在结果公示期内提出异议，或联系街道办。\n${deps.config.publicUrl}/meetings/${m.id}/my-ballot`,
   })
 }
 
-/** The head an owner votes for in this meeting (a co-owned unit only through its designated voter). */
+/** The head an owner votes for in this meeting (a co-owned unit only through its designated voter), read with its contact for the notice. */
 async function headOfOwner(trx: Tx, meetingId: string, ownerId: string | null) {
   if (!ownerId) throw new Errors.NOT_A_VOTER('只有业主本人可以网络投票')
-  const head = await trx.selectFrom('frozenHeads').select('headKey').where('meetingId', '=', meetingId).where('ownerId', '=', ownerId).executeTakeFirst()
+  const head = await headContact(trx, meetingId).where('h.ownerId', '=', ownerId).executeTakeFirst()
   if (!head) throw new Errors.NOT_A_VOTER('冻结的表决名册中没有由您投票的房屋（共有房屋由指定的一位共有人投票）')
-  return head.headKey
+  return head
 }
 
 export async function castElectronic(deps: Deps, actor: Actor, meetingId: string, rawChoices: unknown): Promise<CastReceipt> {
@@ -88,9 +125,9 @@ export async function castElectronic(deps: Deps, actor: Actor, meetingId: string
   const now = deps.clock.now()
   const receipt = await deps.db.transaction().execute(async (trx) => {
     const m = await openMeetingForCast(trx, actor, meetingId, now)
-    const headKey = await headOfOwner(trx, m.id, actor.principal.ownerId)
+    const head = await headOfOwner(trx, m.id, actor.principal.ownerId)
     const choices = validateChoices(await ballotItems(trx, m.id), rawChoices, { paper: false })
-    return record(trx, deps, m, { channel: 'electronic', headKey, choices, castBy: actor.principal.userId })
+    return record(trx, deps, m, { channel: 'electronic', headKey: head.headKey, contact: head, choices, castBy: actor.principal.userId })
   })
   deps.kickOutbox?.()
   return receipt
@@ -149,6 +186,7 @@ export async function registerProxy(deps: Deps, actor: Actor, meetingId: string,
     const cap = meetingSettingsOf(m.settings).proxyCap
     const overCap = Number(n) > cap
     await logEvent(trx, { compoundId: m.compoundId, meetingId: m.id, actorUserId: actor.principal.userId, kind: 'proxy.registered', detail: { proxyId: p.id, scanSha256, agentProxies: Number(n), overCap } })
+    await appendLedger(trx, deps, { compoundId: m.compoundId, meetingId: m.id, kind: 'proxy_registered', headKey: principal.headKey, body: { proxyId: p.id, principalHead: principal.headKey, agentOwnerId: agent.id, scope: input.scope, validFrom: input.validFrom, validTo: input.validTo, scanSha256 } })
     return { id: p.id, scanSha256, agentProxies: Number(n), cap, warning: overCap ? `该代理人已代理 ${n} 位业主，超过上限 ${cap} 位，已记录并报告街道办` : null }
   })
 }
@@ -160,6 +198,7 @@ export async function revokeProxy(deps: Deps, actor: Actor, meetingId: string, p
     const p = await trx.updateTable('proxies').set({ status: 'revoked', revokedReason: reason }).where('id', '=', proxyId).where('meetingId', '=', m.id).where('status', '=', 'active').returning('id').executeTakeFirst()
     if (!p) throw new Errors.NOT_FOUND('有效的委托')
     await logEvent(trx, { compoundId: m.compoundId, meetingId: m.id, actorUserId: actor.principal.userId, kind: 'proxy.revoked', detail: { proxyId } })
+    await appendLedger(trx, deps, { compoundId: m.compoundId, meetingId: m.id, kind: 'proxy_revoked', body: { proxyId, reason } })
     return { id: p.id, status: 'revoked' as const }
   })
 }

@@ -1,9 +1,9 @@
 // Shared schema primitives for routes (TypeBox; JSON Schema at runtime).
-import Type, { type TSchema } from 'typebox'
+import Type, { type TSchema, type TObject, type TString } from 'typebox'
 
 export const Id = Type.String({ format: 'uuid', description: 'UUID' })
-export const IdParams = (...names: string[]) =>
-  Type.Object(Object.fromEntries(names.map((n) => [n, Id])), { additionalProperties: false })
+export const IdParams = <const K extends readonly string[]>(...names: K) =>
+  Type.Object(Object.fromEntries(names.map((n) => [n, Id])), { additionalProperties: false }) as unknown as TObject<{ [P in K[number]]: TString }>
 export const AreaCenti = Type.Integer({ minimum: 0, description: '面积，单位 0.01 ㎡（整数，精确计算）' })
 export const Phone = Type.String({ pattern: '^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$', description: '手机号或固定电话' })
 export const Email = Type.String({ format: 'email', maxLength: 254 })

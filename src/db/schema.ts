@@ -299,6 +299,32 @@ export interface DisputesTable {
 export interface ResultsTable { compoundId: string; meetingId: string; kind: 'preliminary' | 'final'; computedAt: Timestamp; data: Json<unknown> }
 export interface MeetingJobsTable { meetingId: string; compoundId: string; kind: string; doneAt: Generated<Date> }
 
+export interface LedgerEntriesTable {
+  id: Generated<number>
+  compoundId: string
+  meetingId: string
+  kind: string
+  canonical: string
+  leafHash: string
+  headKey: string | null
+  receiptCode: string | null
+  promiseSig: string
+  createdAt: Timestamp
+}
+export interface LedgerPositionsTable { compoundId: string; meetingId: string; leafIndex: number; entryId: number }
+export interface LedgerCheckpointsTable {
+  id: Generated<number>
+  compoundId: string
+  meetingId: string
+  treeSize: number
+  rootHash: string
+  signedAt: Timestamp
+  keyId: string
+  signature: string
+  isFinal: Generated<boolean>
+}
+export interface CheckpointCountersignaturesTable { checkpointId: number; compoundId: string; userId: string; signedAt: Generated<Date>; statement: string }
+
 export interface DB {
   jurisdictions: JurisdictionsTable
   compounds: CompoundsTable
@@ -326,6 +352,10 @@ export interface DB {
   disputes: DisputesTable
   results: ResultsTable
   meetingJobs: MeetingJobsTable
+  ledgerEntries: LedgerEntriesTable
+  ledgerPositions: LedgerPositionsTable
+  ledgerCheckpoints: LedgerCheckpointsTable
+  checkpointCountersignatures: CheckpointCountersignaturesTable
 }
 
 export type User = Selectable<UsersTable>

@@ -6,6 +6,8 @@ import { pageData } from '../core/pages.js'
 import { actorOf } from '../core/context.js'
 import * as registry from '../registry/service.js'
 import { isStaff } from '../auth/principal.js'
+import { listMeetings } from '../meetings/read.js'
+import { myBallot } from '../ballots/service.js'
 
 const pages: FastifyPluginAsyncTypebox = async (app) => {
   const { deps } = app
@@ -14,8 +16,15 @@ const pages: FastifyPluginAsyncTypebox = async (app) => {
     const actor = actorOf(req)
     const p = req.principal
     if (p.role === 'owner') {
-      const [compound, units] = await Promise.all([registry.getCompound(deps, actor, p.compoundId!), registry.myUnits(deps, actor)])
-      return reply.viewAsync('home/owner', pageData(req, reply, { title: '我的小区', compound, units }))
+      const [compound, units, all] = await Promise.all([registry.getCompound(deps, actor, p.compoundId!), registry.myUnits(deps, actor), listMeetings(deps, actor, p.compoundId!)])
+      // 我的表决: meetings noticed or open, with whether a ballot is recorded for the owner
+      const now = deps.clock.now()
+      const votes = await Promise.all(all.filter((m) => m.state === 'open' || m.state === 'noticed').map(async (m) => {
+        const open = m.state === 'open' && now < m.closesAt
+        const voted = open ? Boolean((await myBallot(deps, actor, m.id)).ballot) : false
+        return { ...m, open, voted }
+      }))
+      return reply.viewAsync('home/owner', pageData(req, reply, { title: '我的小区', compound, units, votes, meetingCount: all.length }))
     }
     if (p.role === 'committee') {
       const compound = await registry.getCompound(deps, actor, p.compoundId!)

@@ -66,7 +66,13 @@ export const ProxyBody = Obj({
   scanType: Type.Enum(['application/pdf', 'image/jpeg', 'image/png']),
 })
 
-export const Receipt = Obj({ meetingId: Id, headKey: Type.String(), version: Type.Integer(), channel: Type.Enum(['electronic', 'paper', 'proxy']), castAt: DateTime })
+export const LedgerReceiptSchema = Obj({
+  entryId: Type.Integer(),
+  leafHash: Type.String({ description: '叶子哈希 SHA-256(0x00 ‖ 规范化记录)' }),
+  receiptCode: Type.Union([Type.String(), Type.Null()], { description: '回执码，可在公开核验页核验' }),
+  promise: Obj({ signedAt: DateTime, signature: Type.String(), keyId: Type.String() }),
+})
+export const Receipt = Obj({ meetingId: Id, headKey: Type.String(), version: Type.Integer(), channel: Type.Enum(['electronic', 'paper', 'proxy']), castAt: DateTime, receipt: LedgerReceiptSchema })
 
 export const MeetingSummary = Obj({ id: Id, title: Type.String(), state: StateSchema, convener: ConvenerSchema, opensAt: Type.Unsafe<Date>({ type: 'string', format: 'date-time' }), closesAt: Type.Unsafe<Date>({ type: 'string', format: 'date-time' }), noticePostedAt: Type.Unsafe<Date | null>({ type: ['string', 'null'], format: 'date-time' }) })
 

@@ -19,11 +19,17 @@ import { challengeEndsAt, earliestOpeningDate, noticePeriodMet } from './deadlin
 import { canManage, canSupervise, conveners, requireState, type Convener } from './policy.js'
 import { ballotItems, logEvent, meetingInScope } from './queries.js'
 import { computeResult } from './results.js'
+import { appendLedger } from '../ledger/ledger.js'
+import { integrateInTx } from '../ledger/integrate.js'
 
-/** Load a meeting the actor may see (else 404 and a logged denial), optionally locking it. */
-export async function requireMeeting(db: Deps['db'] | Tx, actor: Actor, meetingId: string, lock = false) {
+/**
+ * Load a meeting the actor may see (else 404 and a logged denial), optionally locking it:
+ * true = FOR UPDATE (transitions), 'share' = FOR SHARE (casting: a close waits for casts in flight).
+ */
+export async function requireMeeting(db: Deps['db'] | Tx, actor: Actor, meetingId: string, lock: boolean | 'share' = false) {
   let q = meetingInScope(db, actor.principal).selectAll('m').where('m.id', '=', meetingId)
-  if (lock) q = q.forUpdate('m' as any)
+  if (lock === 'share') q = q.forShare('m' as any)
+  else if (lock) q = q.forUpdate('m' as any)
   const m = await q.executeTakeFirst()
   if (!m) {
     await writeAudit(db, { action: 'meeting.access', outcome: 'denied', actorUserId: actor.principal.userId, actorRole: actor.principal.role, target: `meeting:${meetingId}`, requestId: actor.requestId, ip: actor.ip })
@@ -217,6 +223,7 @@ async function freezeAndOpen(trx: Tx, deps: Deps, actor: Actor | null, m: { id: 
   for (let i = 0; i < unitRows.length; i += 1000) await trx.insertInto('frozenUnits').values(unitRows.slice(i, i + 1000)).execute()
   await trx.updateTable('meetings').set({ state: 'open', openedAt: now, frozenAt: now, rollFingerprint: fingerprint, totalAreaCenti: totals.areaCenti, totalHeads: totals.heads }).where('id', '=', m.id).execute()
   await logEvent(trx, { compoundId: m.compoundId, meetingId: m.id, actorUserId: actor?.principal.userId ?? null, kind: 'voting.opened', detail: { rollFingerprint: fingerprint, ...totals } })
+  await appendLedger(trx, deps, { compoundId: m.compoundId, meetingId: m.id, kind: 'roll_frozen', body: { rollFingerprint: fingerprint, totalAreaCenti: totals.areaCenti, totalHeads: totals.heads, units: units.length } })
   return { id: m.id, rollFingerprint: fingerprint, totalAreaCenti: totals.areaCenti, totalHeads: totals.heads }
 }
 
@@ -236,12 +243,16 @@ export async function closeLocked(trx: Tx, deps: Deps, actor: Actor | null, m: {
   const settings = meetingSettingsOf(m.settings)
   await trx.updateTable('meetings').set({ state: 'closed', closedAt: now }).where('id', '=', m.id).execute()
   await logEvent(trx, { compoundId: m.compoundId, meetingId: m.id, actorUserId: actor?.principal.userId ?? null, kind: 'voting.closed' })
+  await appendLedger(trx, deps, { compoundId: m.compoundId, meetingId: m.id, kind: 'voting_closed', body: {} })
   const data = await computeResult(trx, m.id)
+  await appendLedger(trx, deps, { compoundId: m.compoundId, meetingId: m.id, kind: 'result_computed', body: { stage: 'preliminary', result: data } })
   await trx.insertInto('results').values({ compoundId: m.compoundId, meetingId: m.id, kind: 'preliminary', computedAt: now, data: JSON.stringify(data) })
     .onConflict((oc) => oc.columns(['meetingId', 'kind']).doUpdateSet({ computedAt: now, data: JSON.stringify(data) })).execute()
   const ends = challengeEndsAt(now, settings.challengeDays)
   await trx.updateTable('meetings').set({ state: 'preliminary', challengeEndsAt: ends }).where('id', '=', m.id).execute()
   await logEvent(trx, { compoundId: m.compoundId, meetingId: m.id, actorUserId: actor?.principal.userId ?? null, kind: 'result.preliminary', detail: { challengeEndsAt: ends.toISOString() } })
+  // The checkpoint at close covers every ballot and the preliminary result.
+  await integrateInTx(trx, deps, m.id, { checkpoint: true, final: true })
   return { id: m.id, state: 'preliminary' as MeetingState, challengeEndsAt: ends }
 }
 
@@ -286,9 +297,12 @@ export async function resolveDispute(deps: Deps, actor: Actor, meetingId: string
           compoundId: m.compoundId, meetingId: m.id, headKey: d.headKey, version, kind: 'invalidation', channel: b.channel,
           choices: JSON.stringify(invalid), note: `异议成立：${input.resolution.trim()}`, castByUser: actor.principal.userId,
         }).execute()
+        await appendLedger(trx, deps, { compoundId: m.compoundId, meetingId: m.id, kind: 'ballot_invalidated', headKey: d.headKey, body: { headKey: d.headKey, version, reason: input.resolution.trim(), disputeId: d.id } })
       }
       const data = await computeResult(trx, m.id)
       await trx.updateTable('results').set({ computedAt: now, data: JSON.stringify(data) }).where('meetingId', '=', m.id).where('kind', '=', 'preliminary').execute()
+      await appendLedger(trx, deps, { compoundId: m.compoundId, meetingId: m.id, kind: 'result_computed', body: { stage: 'preliminary', result: data } })
+      await integrateInTx(trx, deps, m.id, { checkpoint: true })
     }
     await transition(trx, actor, m, 'dispute.resolved', { disputeId: d.id, decision: input.decision })
     return { id: d.id, status: input.decision }
@@ -307,6 +321,8 @@ export async function finalizeResult(deps: Deps, actor: Actor, meetingId: string
     if (open) throw new Errors.INVALID_STATE('还有异议未处理，不能确定最终结果')
     const data = await computeResult(trx, m.id)
     await trx.insertInto('results').values({ compoundId: m.compoundId, meetingId: m.id, kind: 'final', computedAt: now, data: JSON.stringify(data) }).execute()
+    await appendLedger(trx, deps, { compoundId: m.compoundId, meetingId: m.id, kind: 'result_computed', body: { stage: 'final', result: data } })
+    await integrateInTx(trx, deps, m.id, { checkpoint: true, final: true })
     await trx.updateTable('meetings').set({ state: 'final', finalizedAt: now }).where('id', '=', m.id).execute()
     await transition(trx, actor, m, 'result.final')
     const compound = await trx.selectFrom('compounds').select('name').where('id', '=', m.compoundId).executeTakeFirstOrThrow()

@@ -30,7 +30,7 @@ export async function rollEntries(db: Q, compoundId: string, asOf?: string): Pro
 export async function compoundFigures(db: Q, compoundIds: string[]) {
   if (compoundIds.length === 0) return new Map<string, { units: number; areaCenti: number; heads: number }>()
   // The parking rule is read through settingsOf, as computeRollTotals' callers do, so a stored
-  // value settingsOf rejects (an unknown key, a string 'true') cannot make the two disagree.
+  // value settingsOf rejects (a string 'true', 'abc') cannot make the two disagree or fail the cast.
   const settings = await db.selectFrom('compounds').select(['id', 'settings']).where('id', 'in', compoundIds).execute()
   const parkingCounts = settings.filter((c) => settingsOf(c.settings).parkingCounts).map((c) => c.id)
   const rows = await db.selectFrom('compounds as c')

@@ -1,4 +1,5 @@
 // Roll use cases: stage an uploaded CSV, apply it all-or-nothing, export it, print its summary.
+import { sql } from 'kysely'
 import type { Deps, Actor } from '../core/context.js'
 import type { Tx } from '../db/database.js'
 import { Errors, withDetails } from '../core/errors.js'
@@ -10,7 +11,6 @@ import { maskName, maskPhone } from '../core/mask.js'
 import { chinaDate } from '../core/clock.js'
 import { formatArea } from '../core/area.js'
 import { parseRollCsv, toCsv, type RollField, type RollParseResult, type RollRow } from './csv.js'
-import { sql } from 'kysely'
 import { computeRollTotals, countsForVote, headKey, KIND_LABEL, SOURCE_LABEL, type CountingRules, type RollTotals } from './totals.js'
 import { renderRollSummaryPdf } from '../reports/roll-summary.js'
 
@@ -293,7 +293,8 @@ export async function rollSummaryPdf(deps: Deps, actor: Actor, compoundId: strin
   const [lines, entries, owners] = await Promise.all([
     rollLines(deps.db, compoundId),
     rollEntries(deps.db, compoundId),
-    deps.db.selectFrom('owners').select((eb) => eb.fn.countAll<number>().as('n')).where('compoundId', '=', compoundId).executeTakeFirstOrThrow(),
+    // Owners on the roll today: a former owner keeps its owners row (history) but is not printed as one.
+    deps.db.selectFrom('ownerships').select((eb) => eb.fn.count<number>('ownerId').distinct().as('n')).where('compoundId', '=', compoundId).where('validTo', 'is', null).executeTakeFirstOrThrow(),
   ])
   const totals = computeRollTotals(entries, compound.settings)
   const pdf = await renderRollSummaryPdf({

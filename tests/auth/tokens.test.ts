@@ -249,7 +249,7 @@ t.test('activation letter: print, then activate with the printed code and the ph
   t.notOk(text.includes('A李四'), 'not in full')
   const codes = text.match(/[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{2}/g) ?? []
   t.equal(codes.length, 1, 'one letter, one code')
-  const code = codes[0]
+  const code: string = codes[0] ?? ''
   const account = await db.selectFrom('users').select(['id', 'status']).where('ownerId', '=', owner.id).where('role', '=', 'owner').executeTakeFirstOrThrow()
   t.equal(account.status, 'pending', 'a pending account waits for the owner')
   const stored = await db.selectFrom('oneTimeCodes').select('codeHash').where('userId', '=', account.id).execute()

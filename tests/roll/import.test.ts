@@ -146,6 +146,20 @@ t.test('GBK file with Chinese names imports correctly (API, street office)', asy
   t.equal(reviewed.json().status, 'applied')
 })
 
+t.test('the preview counts like the totals after the import (parking only where the compound counts it)', async (t) => {
+  for (const parkingCounts of [false, true]) {
+    const compoundId = await newCompound()
+    await db.updateTable('compounds').set({ settings: JSON.stringify({ parkingCounts }) }).where('id', '=', compoundId).execute()
+    const s = await stage(streetA, compoundId, fixtureRollCsv('V', 13600002000))
+    t.equal(s.statusCode, 201)
+    // By hand (tests/roll/totals.test.ts): 8 units, 834.63 ㎡, 5 heads; with the parking space 9 units, 847.83 ㎡, 5 heads.
+    const want = parkingCounts ? { units: 9, areaCenti: 84783, heads: 5 } : { units: 8, areaCenti: 83463, heads: 5 }
+    t.same(s.json().preview, { ...want, owners: 6, developerUnits: 2, coOwnedUnits: 1 }, `parkingCounts ${parkingCounts}`)
+    const r = await apply(streetA, compoundId, s.json().importId)
+    t.match(r.json().totals, want)
+  }
+})
+
 t.test('a file with one bad row imports nothing and names the line and the reason', async (t) => {
   const lines = UTF8_SAMPLE.toString('utf-8').split('\n')
   const LINE = 40 // physical line; the header is line 1

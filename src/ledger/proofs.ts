@@ -1,0 +1,68 @@
+// Receipts checked against the latest signed checkpoint with an inclusion proof, for owners and
+// the public (no sign-in needed: a receipt reveals nothing but that an entry exists).
+import type { Deps } from '../core/context.js'
+import { verifyInclusion, verifyConsistency } from './merkle.js'
+import { checkpointText, promiseText, verifyText } from './signatures.js'
+import { normalizeReceiptCode } from './ledger.js'
+import { treeOf } from './integrate.js'
+
+export interface Checkpoint { treeSize: number; rootHash: string; signedAt: string; keyId: string; signature: string }
+
+export type ReceiptCheck =
+  | { status: 'not_found' }
+  | { status: 'pending'; meetingId: string; leafHash: string; promise: { signedAt: string; signature: string }; promiseValid: boolean }
+  | {
+    status: 'included'; meetingId: string; meetingTitle: string; kind: string; leafHash: string; leafIndex: number; checkpoint: Checkpoint
+    proof: string[]; proofValid: boolean; signatureValid: boolean; publicKey: string
+  }
+
+const cp = (r: { treeSize: number; rootHash: string; signedAt: Date; keyId: string; signature: string }): Checkpoint =>
+  ({ treeSize: Number(r.treeSize), rootHash: r.rootHash, signedAt: r.signedAt.toISOString(), keyId: r.keyId, signature: r.signature })
+
+/** Look a receipt up (by its code or its leaf hash) and prove it against the latest checkpoint. */
+export async function checkReceipt(deps: Deps, input: string): Promise<ReceiptCheck> {
+  const text = input.trim()
+  const byHash = /^[0-9a-f]{64}$/i.test(text)
+  const code = normalizeReceiptCode(text)
+  if (!byHash && !/^[0-9A-Z]{5}-[0-9A-Z]{5}$/.test(code)) return { status: 'not_found' }
+  const entry = await deps.db.selectFrom('ledgerEntries as e').leftJoin('ledgerPositions as p', 'p.entryId', 'e.id').innerJoin('meetings as m', 'm.id', 'e.meetingId')
+    .select(['e.id', 'e.meetingId', 'e.kind', 'e.leafHash', 'e.promiseSig', 'e.createdAt', 'p.leafIndex', 'm.title'])
+    .where(byHash ? 'e.leafHash' : 'e.receiptCode', '=', byHash ? text.toLowerCase() : code).executeTakeFirst()
+  if (!entry) return { status: 'not_found' }
+  const promise = { signedAt: entry.createdAt.toISOString(), signature: entry.promiseSig }
+  const publicKey = deps.ledgerKey.publicKeyB64
+  if (entry.leafIndex === null) {
+    return { status: 'pending', meetingId: entry.meetingId, leafHash: entry.leafHash, promise, promiseValid: verifyText(publicKey, promiseText(entry.meetingId, entry.leafHash, promise.signedAt), promise.signature) }
+  }
+  const latest = await deps.db.selectFrom('ledgerCheckpoints').select(['treeSize', 'rootHash', 'signedAt', 'keyId', 'signature'])
+    .where('meetingId', '=', entry.meetingId).where('treeSize', '>', entry.leafIndex).orderBy('treeSize', 'desc').orderBy('signedAt', 'desc').limit(1).executeTakeFirst()
+  if (!latest) return { status: 'pending', meetingId: entry.meetingId, leafHash: entry.leafHash, promise, promiseValid: verifyText(publicKey, promiseText(entry.meetingId, entry.leafHash, promise.signedAt), promise.signature) }
+  const tree = await treeOf(deps.db, entry.meetingId)
+  const size = Number(latest.treeSize)
+  const index = Number(entry.leafIndex)
+  const proof = tree.inclusionProof(index, size)
+  const checkpoint = cp(latest)
+  return {
+    status: 'included', meetingId: entry.meetingId, meetingTitle: entry.title, kind: entry.kind, leafHash: entry.leafHash, leafIndex: index, checkpoint,
+    proof: proof.map((h) => h.toString('hex')),
+    proofValid: verifyInclusion(Buffer.from(entry.leafHash, 'hex'), index, size, proof, Buffer.from(latest.rootHash, 'hex')),
+    signatureValid: verifyText(publicKey, checkpointText(entry.meetingId, size, latest.rootHash, checkpoint.signedAt), latest.signature),
+    publicKey,
+  }
+}
+
+/** Every checkpoint of a meeting, oldest first. */
+export async function checkpointsOf(deps: Deps, meetingId: string): Promise<Array<Checkpoint & { id: number; isFinal: boolean }>> {
+  const rows = await deps.db.selectFrom('ledgerCheckpoints').select(['id', 'treeSize', 'rootHash', 'signedAt', 'keyId', 'signature', 'isFinal'])
+    .where('meetingId', '=', meetingId).orderBy('treeSize').orderBy('signedAt').execute()
+  return rows.map((r) => ({ id: Number(r.id), isFinal: r.isFinal, ...cp(r) }))
+}
+
+/** A consistency proof between two tree sizes of a meeting's ledger, verified before it is served. */
+export async function consistency(deps: Deps, meetingId: string, from: number, to: number) {
+  const tree = await treeOf(deps.db, meetingId)
+  if (from < 1 || to > tree.size || from > to) return null
+  const proof = tree.consistencyProof(from, to)
+  const ok = verifyConsistency(from, to, tree.root(from), tree.root(to), proof)
+  return { from, to, fromRoot: tree.root(from).toString('hex'), toRoot: tree.root(to).toString('hex'), proof: proof.map((h) => h.toString('hex')), valid: ok }
+}

@@ -1,0 +1,162 @@
+// The standalone verifier accepts an honest bundle and rejects, naming what and where, each of:
+// a changed ballot, a deleted ballot, a back-dated inserted ballot, a reordered ledger, a changed
+// roll area, a forged or altered checkpoint. Also: `npm run verify` as a process.
+import t from 'tap'
+import { execFileSync } from 'node:child_process'
+import { writeFileSync, mkdtempSync } from 'node:fs'
+import { join } from 'node:path'
+import { tmpdir } from 'node:os'
+import { generateKeyPairSync, sign } from 'node:crypto'
+import { makeApp, seedFixture, login, bearer, testClock } from '../helpers/app.js'
+import { makeMeeting } from '../helpers/meeting.js'
+import { verifyBundle } from '../../src/verifier/verify.js'
+import { canonicalJson } from '../../src/ledger/canonical.js'
+import { leafHash, MerkleTree } from '../../src/ledger/merkle.js'
+import { checkpointText } from '../../src/ledger/signatures.js'
+import { integrate } from '../../src/ledger/integrate.js'
+import * as meetings from '../../src/meetings/service.js'
+
+const clock = testClock(new Date('2026-11-26T02:00:00Z'))
+const ta = await makeApp({ clock })
+t.teardown(ta.close)
+const fx = await seedFixture(ta)
+
+let bundle: any
+t.test('an honest bundle verifies', async (t) => {
+  const m = await makeMeeting(ta, fx, {
+    state: 'open',
+    votes: [
+      { owner: '张三', choices: ['yes', 'no', { approve: ['赵六', '钱七'] }] },
+      { owner: '钱七', choices: ['yes', 'yes', { approve: ['钱七'] }], channel: 'paper' },
+      { owner: '赵六', choices: ['no', 'abstain', { approve: [] }] },
+    ],
+  })
+  clock.advance(60_000)
+  await integrate(ta.app.deps, m.id, { checkpoint: true })
+  clock.advance(3600_000)
+  // a re-vote by 张三 after a checkpoint
+  const owner = await login(ta.app, fx.a.phones.owner!)
+  const res = await ta.app.inject({ method: 'POST', url: `/api/meetings/${m.id}/ballot`, headers: bearer(owner), payload: { choices: m.choices(['no', 'no', { approve: ['赵六'] }]) } })
+  t.equal(res.statusCode, 201)
+  t.match(res.json().receipt.receiptCode, /^[0-9A-Z]{5}-[0-9A-Z]{5}$/)
+  clock.advance(60_000)
+  await meetings.closeVoting(ta.app.deps, m.committee, m.id)
+  const street = await login(ta.app, fx.a.phones.street!)
+  const exported = await ta.app.inject({ url: `/api/meetings/${m.id}/audit-bundle`, headers: bearer(street) })
+  t.equal(exported.statusCode, 200)
+  bundle = exported.json()
+  t.ok(bundle.entries.length >= 7, `${bundle.entries.length} entries`)
+  const v = verifyBundle(bundle)
+  t.equal(v.problem, null, JSON.stringify(v))
+  t.ok(v.ok)
+})
+
+const copy = () => JSON.parse(JSON.stringify(bundle))
+const ballotIndexes = () => bundle.entries.map((e: any, i: number) => [i, JSON.parse(e.canonical)]).filter(([, b]: any) => b.kind === 'ballot_cast').map(([i]: any) => i as number)
+/** Rewrite an entry's content and its leaf hash consistently (a forger with database access). */
+function rewrite(b: any, i: number, change: (body: any) => void) {
+  const body = JSON.parse(b.entries[i].canonical)
+  change(body)
+  b.entries[i].canonical = canonicalJson(body)
+  b.entries[i].leafHash = leafHash(Buffer.from(b.entries[i].canonical)).toString('hex')
+}
+
+t.test('a changed ballot is caught', async (t) => {
+  const b = copy()
+  const i = ballotIndexes()[0]
+  const body = JSON.parse(b.entries[i].canonical)
+  const item = Object.keys(body.choices).find((k) => typeof body.choices[k] === 'string')!
+  const flipped = body.choices[item] === 'yes' ? 'no' : 'yes'
+  body.choices[item] = flipped
+  b.entries[i].canonical = canonicalJson(body) // content changed, leaf hash left as it was
+  const v = verifyBundle(b)
+  t.notOk(v.ok)
+  t.match(v.problem, new RegExp(`entry #${i}: leaf hash does not match its content`))
+  const b2 = copy()
+  rewrite(b2, i, (x) => { x.choices[item] = flipped })
+  const v2 = verifyBundle(b2)
+  t.notOk(v2.ok)
+  t.match(v2.problem, new RegExp(`entry #${i} \\(ballot_cast\\): the signed promise is invalid`))
+})
+
+t.test('a deleted ballot is caught', async (t) => {
+  const b = copy()
+  const i = ballotIndexes()[1]
+  b.entries.splice(i, 1)
+  const v = verifyBundle(b)
+  t.notOk(v.ok)
+  t.match(v.problem, new RegExp(`entry #${i}: index ${i + 1} out of order`))
+  b.entries.forEach((e: any, k: number) => { e.index = k }) // renumbered to hide the gap
+  const v2 = verifyBundle(b)
+  t.notOk(v2.ok)
+  t.match(v2.problem, /checkpoint at size \d+ .*root does not match the entries/)
+})
+
+t.test('a back-dated inserted ballot is caught', async (t) => {
+  const b = copy()
+  const first = ballotIndexes()[0]
+  const body = JSON.parse(b.entries[first].canonical)
+  body.headKey = bundle.roll.units.find((u: any) => !bundle.entries.some((e: any) => e.canonical.includes(u.headKey))).headKey
+  body.version = 1
+  const canonical = canonicalJson(body)
+  b.entries.splice(first + 1, 0, { index: first + 1, canonical, leafHash: leafHash(Buffer.from(canonical)).toString('hex'), promise: b.entries[first].promise })
+  b.entries.forEach((e: any, k: number) => { e.index = k })
+  const v = verifyBundle(b)
+  t.notOk(v.ok)
+  t.match(v.problem, new RegExp(`entry #${first + 1} \\(ballot_cast\\): the signed promise is invalid`))
+})
+
+t.test('a reordered ledger is caught', async (t) => {
+  const b = copy()
+  const [i, j] = ballotIndexes()
+  ;[b.entries[i], b.entries[j]] = [b.entries[j], b.entries[i]]
+  b.entries[i].index = i
+  b.entries[j].index = j
+  const v = verifyBundle(b)
+  t.notOk(v.ok)
+  t.match(v.problem, /root does not match the entries — an entry before position \d+ was changed, removed, inserted or reordered/)
+})
+
+t.test('a changed roll area is caught', async (t) => {
+  const b = copy()
+  b.roll.units[0].areaCenti += 1
+  b.roll.totalAreaCenti += 1
+  const v = verifyBundle(b)
+  t.notOk(v.ok)
+  t.match(v.problem, /roll: fingerprint .* does not match the units/)
+})
+
+t.test('a forged or altered checkpoint is caught', async (t) => {
+  const b = copy()
+  b.checkpoints[0].rootHash = 'f'.repeat(64)
+  const v = verifyBundle(b)
+  t.notOk(v.ok)
+  t.match(v.problem, /checkpoint at size \d+ .*signature is invalid \(forged or altered checkpoint\)/)
+  // A forger re-signs everything with their own key: the published key no longer matches.
+  const b2 = copy()
+  const { privateKey } = generateKeyPairSync('ed25519')
+  const tree = new MerkleTree()
+  for (const e of b2.entries) tree.append(Buffer.from(e.leafHash, 'hex'))
+  const last = b2.checkpoints[b2.checkpoints.length - 1]
+  last.signature = sign(null, Buffer.from(checkpointText(b2.meeting.id, last.treeSize, last.rootHash, last.signedAt)), privateKey).toString('base64')
+  const v2 = verifyBundle(b2)
+  t.notOk(v2.ok)
+  t.match(v2.problem, /signature is invalid/)
+})
+
+t.test('npm run verify prints the verdict and exits accordingly', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gz-verify-'))
+  const good = join(dir, 'good.json')
+  writeFileSync(good, JSON.stringify(bundle))
+  const out = execFileSync(process.execPath, ['--import', 'tsx', 'bin/verify.ts', good], { encoding: 'utf8' })
+  t.match(out, /VALID/)
+  const bad = copy()
+  bad.roll.units[1].areaCenti += 100
+  const badFile = join(dir, 'bad.json')
+  writeFileSync(badFile, JSON.stringify(bad))
+  let code = 0
+  let text = ''
+  try { execFileSync(process.execPath, ['--import', 'tsx', 'bin/verify.ts', badFile], { encoding: 'utf8' }) } catch (err: any) { code = err.status; text = err.stdout }
+  t.equal(code, 1)
+  t.match(text, /INVALID — roll: /)
+})
