@@ -288,25 +288,41 @@ export async function resolveDispute(deps: Deps, actor: Actor, meetingId: string
     const now = deps.clock.now()
     await trx.updateTable('disputes').set({ status: input.decision, resolution: input.resolution.trim(), resolvedBy: actor.principal.userId, resolvedAt: now }).where('id', '=', d.id).execute()
     if (input.decision === 'upheld') {
-      const b = await trx.selectFrom('ballots').selectAll().where('meetingId', '=', m.id).where('headKey', '=', d.headKey).forUpdate().executeTakeFirst()
-      if (b) {
-        const invalid = Object.fromEntries(Object.keys(b.choices).map((k) => [k, 'invalid']))
-        const version = b.version + 1
-        await trx.updateTable('ballots').set({ version, choices: JSON.stringify(invalid), castAt: now }).where('meetingId', '=', m.id).where('headKey', '=', d.headKey).execute()
-        await trx.insertInto('ballotVersions').values({
-          compoundId: m.compoundId, meetingId: m.id, headKey: d.headKey, version, kind: 'invalidation', channel: b.channel,
-          choices: JSON.stringify(invalid), note: `异议成立：${input.resolution.trim()}`, castByUser: actor.principal.userId,
-        }).execute()
-        await appendLedger(trx, deps, { compoundId: m.compoundId, meetingId: m.id, kind: 'ballot_invalidated', headKey: d.headKey, body: { headKey: d.headKey, version, reason: input.resolution.trim(), disputeId: d.id } })
-      }
-      const data = await computeResult(trx, m.id)
-      await trx.updateTable('results').set({ computedAt: now, data: JSON.stringify(data) }).where('meetingId', '=', m.id).where('kind', '=', 'preliminary').execute()
-      await appendLedger(trx, deps, { compoundId: m.compoundId, meetingId: m.id, kind: 'result_computed', body: { stage: 'preliminary', result: data } })
-      await integrateInTx(trx, deps, m.id, { checkpoint: true })
+      await invalidateBallot(trx, deps, actor, m, d.headKey, `异议成立：${input.resolution.trim()}`, { disputeId: d.id })
+      await recountPreliminary(trx, deps, m)
     }
     await transition(trx, actor, m, 'dispute.resolved', { disputeId: d.id, decision: input.decision })
     return { id: d.id, status: input.decision }
   })
+}
+
+/**
+ * Invalidate the counted ballot of a head (a dispute upheld, a flag decided, a call-back denied):
+ * a new version with every item 'invalid', kept with the others, and a ledger event with the
+ * reason and who. Returns false when the head has no ballot.
+ */
+export async function invalidateBallot(trx: Tx, deps: Deps, actor: Actor, m: { id: string; compoundId: string }, headKey: string, reason: string, detail: Record<string, unknown> = {}): Promise<boolean> {
+  const b = await trx.selectFrom('ballots').selectAll().where('meetingId', '=', m.id).where('headKey', '=', headKey).forUpdate().executeTakeFirst()
+  if (!b) return false
+  const now = deps.clock.now()
+  const invalid = Object.fromEntries(Object.keys(b.choices).map((k) => [k, 'invalid']))
+  const version = b.version + 1
+  await trx.updateTable('ballots').set({ version, choices: JSON.stringify(invalid), castAt: now }).where('meetingId', '=', m.id).where('headKey', '=', headKey).execute()
+  await trx.insertInto('ballotVersions').values({
+    compoundId: m.compoundId, meetingId: m.id, headKey, version, kind: 'invalidation', channel: b.channel,
+    choices: JSON.stringify(invalid), note: reason, castByUser: actor.principal.userId,
+  }).execute()
+  await appendLedger(trx, deps, { compoundId: m.compoundId, meetingId: m.id, kind: 'ballot_invalidated', headKey, body: { headKey, version, reason, by: actor.principal.userId, ...detail } })
+  return true
+}
+
+/** Recompute the preliminary result after ballots were invalidated; recorded in the ledger and checkpointed. */
+export async function recountPreliminary(trx: Tx, deps: Deps, m: { id: string; compoundId: string }) {
+  const data = await computeResult(trx, m.id)
+  await trx.updateTable('results').set({ computedAt: deps.clock.now(), data: JSON.stringify(data) }).where('meetingId', '=', m.id).where('kind', '=', 'preliminary').execute()
+  await appendLedger(trx, deps, { compoundId: m.compoundId, meetingId: m.id, kind: 'result_computed', body: { stage: 'preliminary', result: data } })
+  await integrateInTx(trx, deps, m.id, { checkpoint: true })
+  return data
 }
 
 /** After the challenge window, with every dispute resolved, the result becomes final and is mailed. */

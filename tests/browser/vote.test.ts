@@ -60,7 +60,7 @@ if (!existsSync(CHROMIUM)) {
     return file
   }
   /** Nothing wider than the phone: no sideways scrolling. */
-  const fitsPhone = async (t: { ok(v: unknown, msg?: string): unknown }, where: string) => {
+  const fitsPhone = async (t: { ok(obj: unknown, msg: string): boolean }, where: string) => {
     const width = await page.evaluate(() => document.documentElement.scrollWidth)
     t.ok(width <= VIEWPORT.width, `${where}: page is ${width}px wide, fits the ${VIEWPORT.width}px phone`)
   }
