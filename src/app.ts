@@ -25,6 +25,7 @@ import homePages from './home/pages.js'
 import meetingRoutes from './meetings/routes.js'
 import ballotRoutes from './ballots/routes.js'
 import ledgerRoutes from './ledger/routes.js'
+import ledgerPages from './ledger/pages.js'
 import meetingPages from './meetings/pages.js'
 import ballotPages from './ballots/pages.js'
 
@@ -79,6 +80,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(meetingRoutes)
   await app.register(ballotRoutes)
   await app.register(ledgerRoutes)
+  await app.register(ledgerPages)
   await app.register(meetingPages)
   await app.register(ballotPages)
 
