@@ -1,6 +1,6 @@
 // `npm run verify -- <bundle.json>`: check a vote's audit bundle without the server or its database.
 import { readFileSync } from 'node:fs'
-import { verifyBundle } from '../src/verifier/verify.js'
+import { verifyBundleParallel } from '../src/verifier/parallel.js'
 
 const file = process.argv[2]
 if (!file) {
@@ -15,7 +15,7 @@ try {
   process.exit(2)
 }
 const started = process.hrtime.bigint()
-const verdict = verifyBundle(bundle)
+const verdict = await verifyBundleParallel(bundle)
 const ms = Number(process.hrtime.bigint() - started) / 1e6
 for (const line of verdict.summary) console.log(`  ${line}`)
 console.log(verdict.ok ? `VALID — every check passed (${ms.toFixed(0)} ms)` : `INVALID — ${verdict.problem}`)

@@ -17,11 +17,11 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/api/meetings/:meetingId/proxy-ballot', { ...auth, schema: { tags, summary: '代理人凭有效委托代为投票', params: IdParams('meetingId'), body: ProxyCastBody, response: { 201: Receipt, ...errors(400, 401, 403, 404, 409) } } },
     async (req, reply) => reply.code(201).send(await ballots.castByProxy(deps, actorOf(req), req.params.meetingId, req.body.proxyId, req.body.choices)))
 
-  app.post('/api/meetings/:meetingId/paper-ballots', { ...auth, schema: { tags, summary: '录入纸质表决票（编号、收票人、收票时间，可附扫描件）', params: IdParams('meetingId'), body: PaperBody, response: { 201: Receipt, ...errors(400, 401, 403, 404, 409) } } },
+  app.post('/api/meetings/:meetingId/paper-ballots', { ...auth, schema: { tags, summary: '录入纸质表决票（编号与校验码、收票人、收票时间，可附扫描件；编号未发放、校验码不符、房屋不符或重复使用的拒绝并记录）', params: IdParams('meetingId'), body: PaperBody, response: { 201: Receipt, ...errors(400, 401, 403, 404, 409) } } },
     async (req, reply) => {
       const b = req.body
       const scan = b.scanBase64 ? { content: Buffer.from(b.scanBase64, 'base64'), contentType: b.scanType ?? 'application/pdf' } : undefined
-      return reply.code(201).send(await ballots.enterPaperBallot(deps, actorOf(req), req.params.meetingId, { unitId: b.unitId, serial: b.serial, collector: b.collector, receivedAt: new Date(b.receivedAt), choices: b.choices, scan }))
+      return reply.code(201).send(await ballots.enterPaperBallot(deps, actorOf(req), req.params.meetingId, { unitId: b.unitId, serial: b.serial, code: b.code, collector: b.collector, receivedAt: new Date(b.receivedAt), choices: b.choices, scan }))
     })
 
   app.post('/api/meetings/:meetingId/proxies', {

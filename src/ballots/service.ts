@@ -17,6 +17,7 @@ import { canManage } from '../meetings/policy.js'
 import { ballotItems, logEvent } from '../meetings/queries.js'
 import { validateChoices, type Choices } from './choices.js'
 import { appendLedger, type LedgerReceipt } from '../ledger/ledger.js'
+import { checkIssuedBallot, rethrowRecordingRejection } from '../paper/check.js'
 
 export const CHANNEL_LABEL: Record<Channel, string> = { electronic: '网络投票', paper: '纸质表决票', proxy: '委托代理投票' }
 
@@ -133,9 +134,14 @@ export async function castElectronic(deps: Deps, actor: Actor, meetingId: string
   return receipt
 }
 
-export interface PaperEntry { unitId: string; serial: string; collector: string; receivedAt: Date; choices: unknown; scan?: { content: Buffer; contentType: string } }
+/** `code` is the code printed next to the serial; required (optional here only so older callers still compile, and refused with 400 when missing). */
+export interface PaperEntry { unitId: string; serial: string; code?: string; collector: string; receivedAt: Date; choices: unknown; scan?: { content: Buffer; contentType: string } }
 
-/** A clerk enters a paper ballot: the unit it was issued for, its serial, who collected it and when. */
+/**
+ * A clerk enters a paper ballot: the unit it was issued for, its serial and code, who collected it
+ * and when. The serial must have been issued for that unit with that code and not used yet
+ * (src/paper/check.ts); every refusal is recorded in paper_rejections after the rollback.
+ */
 export async function enterPaperBallot(deps: Deps, actor: Actor, meetingId: string, input: PaperEntry): Promise<CastReceipt> {
   if (!canManage(actor.principal)) throw new Errors.FORBIDDEN()
   const now = deps.clock.now()
@@ -144,16 +150,15 @@ export async function enterPaperBallot(deps: Deps, actor: Actor, meetingId: stri
     const m = await openMeetingForCast(trx, actor, meetingId, now)
     const unit = await trx.selectFrom('frozenUnits').select('headKey').where('meetingId', '=', m.id).where('unitId', '=', input.unitId).executeTakeFirst()
     if (!unit) throw new Errors.NOT_FOUND('房屋（冻结名册中）')
-    const used = await trx.selectFrom('ballotVersions').select('id').where('meetingId', '=', m.id).where('paperSerial', '=', input.serial).executeTakeFirst()
-    if (used) throw new Errors.SERIAL_REJECTED('该表决票编号已录入过，同一编号不能重复使用')
+    const issued = await checkIssuedBallot(trx, deps, m, { action: 'enter', serial: input.serial, code: input.code, unitId: input.unitId, collector: input.collector })
     const choices = validateChoices(await ballotItems(trx, m.id), input.choices, { paper: true })
     let scanSha256: string | null = null
     if (input.scan) {
       scanSha256 = createHash('sha256').update(input.scan.content).digest('hex')
       await trx.insertInto('ballotScans').values({ sha256: scanSha256, compoundId: m.compoundId, content: input.scan.content, contentType: input.scan.contentType }).onConflict((oc) => oc.column('sha256').doNothing()).execute()
     }
-    return record(trx, deps, m, { channel: 'paper', headKey: unit.headKey, choices, castBy: actor.principal.userId, paper: { serial: input.serial, collector: input.collector, receivedAt: input.receivedAt, scanSha256 } })
-  })
+    return record(trx, deps, m, { channel: 'paper', headKey: unit.headKey, choices, castBy: actor.principal.userId, paper: { serial: issued.serial, collector: input.collector, receivedAt: input.receivedAt, scanSha256 } })
+  }).catch(rethrowRecordingRejection(deps, actor))
   deps.kickOutbox?.()
   return receipt
 }

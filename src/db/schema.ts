@@ -325,6 +325,65 @@ export interface LedgerCheckpointsTable {
 }
 export interface CheckpointCountersignaturesTable { checkpointId: number; compoundId: string; userId: string; signedAt: Generated<Date>; statement: string }
 
+// Paper ballots (migrations/0004_paper.sql): batches, issued ballots, spoiled returns, refused entries.
+export type PaperBatchKind = 'collector' | 'box'
+export type PaperRejectionReason = 'not_issued' | 'bad_code' | 'wrong_unit' | 'already_entered' | 'already_spoiled'
+export interface PaperBatchesTable { id: Generated<string>; compoundId: string; meetingId: string; kind: PaperBatchKind; label: string; issuedBy: string; issuedAt: Timestamp }
+export interface PaperBallotsTable { compoundId: string; meetingId: string; serial: string; seq: number; unitId: string; unitLabel: string; batchId: string; issuedAt: Timestamp }
+export interface PaperSpoiledTable { compoundId: string; meetingId: string; serial: string; reason: string; recordedBy: string; recordedAt: Timestamp }
+export interface PaperRejectionsTable {
+  id: Generated<number>
+  compoundId: string
+  meetingId: string
+  action: 'enter' | 'spoil'
+  serial: string
+  reason: PaperRejectionReason
+  unitId: string | null
+  batchId: string | null
+  collector: string | null
+  attemptedBy: string
+  attemptedAt: Timestamp
+}
+
+// Anti-forgery auditing (migrations/0005_flags_audit.sql)
+export type FlagKind = 'shared_origin' | 'proxy_over_cap' | 'burst' | 'paper_and_online' | 'after_close' | 'uniform_collector'
+export type FlagStatus = 'open' | 'dismissed' | 'upheld'
+export type CallbackOutcome = 'confirmed' | 'denied' | 'unreachable'
+export interface CastOriginsTable { id: Generated<number>; compoundId: string; meetingId: string; headKey: string; version: number; channel: 'electronic' | 'proxy'; ip: string; userAgentHash: string | null; castByUser: string | null; at: Timestamp }
+export interface LateCastAttemptsTable { id: Generated<number>; compoundId: string; meetingId: string; channel: Channel; headKey: string | null; attemptedBy: string; ip: string | null; attemptedAt: Timestamp }
+export interface FlagsTable {
+  id: Generated<string>
+  compoundId: string
+  meetingId: string
+  kind: FlagKind
+  subject: string
+  detail: Json<Record<string, unknown>>
+  heads: ColumnType<string[], string[] | undefined, string[]>
+  status: Generated<FlagStatus>
+  decisionReason: string | null
+  invalidatedHeads: ColumnType<string[], string[] | undefined, string[]>
+  decidedBy: string | null
+  decidedAt: Timestamp | null
+  raisedAt: Timestamp
+  updatedAt: Timestamp
+}
+export interface AuditsTable {
+  id: Generated<string>
+  compoundId: string
+  meetingId: string
+  seed: string
+  prng: 'sha256-ctr-v1'
+  alpha: number
+  oversample: number
+  frame: Json<unknown[]>
+  frameSha256: string
+  createdBy: string
+  createdAt: Timestamp
+}
+export interface AuditRoundsTable { auditId: string; round: number; flipShare: number | null; flip: Json<unknown>; baseTarget: number; riskyTarget: number; reason: string; createdBy: string; createdAt: Timestamp }
+export interface AuditDrawsTable { auditId: string; seq: number; round: number; kind: 'base' | 'risky'; frameIndex: number; unitId: string; headKey: string; label: string; drawnAt: Timestamp }
+export interface AuditCallbacksTable { id: Generated<number>; auditId: string; compoundId: string; meetingId: string; headKey: string; unitId: string; outcome: CallbackOutcome; note: Generated<string>; recordedBy: string; recordedAt: Timestamp }
+
 export interface DB {
   jurisdictions: JurisdictionsTable
   compounds: CompoundsTable
@@ -356,6 +415,17 @@ export interface DB {
   ledgerPositions: LedgerPositionsTable
   ledgerCheckpoints: LedgerCheckpointsTable
   checkpointCountersignatures: CheckpointCountersignaturesTable
+  paperBatches: PaperBatchesTable
+  paperBallots: PaperBallotsTable
+  paperSpoiled: PaperSpoiledTable
+  paperRejections: PaperRejectionsTable
+  castOrigins: CastOriginsTable
+  lateCastAttempts: LateCastAttemptsTable
+  flags: FlagsTable
+  audits: AuditsTable
+  auditRounds: AuditRoundsTable
+  auditDraws: AuditDrawsTable
+  auditCallbacks: AuditCallbacksTable
 }
 
 export type User = Selectable<UsersTable>

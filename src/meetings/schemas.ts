@@ -50,6 +50,7 @@ export const ProxyCastBody = Obj({ proxyId: Id, choices: ChoicesSchema })
 export const PaperBody = Obj({
   unitId: Id,
   serial: Type.String({ minLength: 1, maxLength: 50, pattern: '^[0-9A-Za-z-]+$' }),
+  code: Type.Optional(Type.String({ minLength: 1, maxLength: 20, pattern: '^[0-9A-Za-z -]+$', description: '表决票上印的校验码（必填；缺少时返回 400），例如 ABCDE-FGHJK' })),
   collector: Type.String({ minLength: 1, maxLength: 50 }),
   receivedAt: DateTime,
   choices: ChoicesSchema,

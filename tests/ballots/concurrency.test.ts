@@ -135,3 +135,19 @@ t.test('the database itself refuses a second counted ballot for a head (23505)',
   t.same(await counted(m.id), before, 'the counted ballot is unchanged')
   t.equal((await versions(m.id)).length, 1, 'and so are its versions')
 })
+
+t.test('the same paper serial entered at once: one accepted, the rest SERIAL_REJECTED, never a 500', async (t) => {
+  const m = await makeMeeting(ta, fx, { state: 'open', items: ITEMS })
+  const units = await db.selectFrom('frozenUnits').select('unitId').where('meetingId', '=', m.id).orderBy('label').execute()
+  const committee = await apiSignIn(ta.app, fx.a.phones.committee!)
+  const res = await Promise.all(units.map((u, i) => ta.app.inject({
+    method: 'POST', url: `/api/meetings/${m.id}/paper-ballots`, headers: bearer(committee),
+    payload: { unitId: u.unitId, serial: 'DUP-0001', collector: '王收票', receivedAt: ta.clock.now().toISOString(), choices: choicesFor(m, i) },
+  })))
+  t.equal(res.filter((r) => r.statusCode === 201).length, 1, 'one accepted')
+  const refused = res.filter((r) => r.statusCode !== 201)
+  t.same(refused.map((r) => [r.statusCode, r.json().code]), refused.map(() => [409, 'SERIAL_REJECTED']), 'the others: 409 SERIAL_REJECTED')
+  const vs = await db.selectFrom('ballotVersions').select('id').where('meetingId', '=', m.id).execute()
+  t.equal(vs.length, 1, 'one version with that serial')
+  t.equal((await db.selectFrom('ballots').select('headKey').where('meetingId', '=', m.id).execute()).length, 1)
+})

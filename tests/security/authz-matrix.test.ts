@@ -1,15 +1,19 @@
 // Authorization matrix, built from the app's own route table: every route is called as every role
-// of one side (compound A, street office A, district A) with the ids of the other side (B), and
-// the other way round; nothing may cross: the answer is 401/403/404 and carries none of the other
-// side's names, phone numbers, emails or ids. A route the matrix does not know fails the test:
+// of one side (compound A, street office A, district A) and anonymously, with the ids of the other
+// side (B), and the other way round; nothing may cross: the answer is 401/403/404 (a redirect to
+// /login for a page without a session) and carries none of the other side's names, phone numbers,
+// emails or ids; the database is unchanged afterwards and the denials are in the audit log.
+// Then the same requests with the own side's ids must succeed, so the test can fail.
+// A route the matrix does not know fails the test:
 //   - a route with a path parameter it cannot fill (PARAM_VALUES: compound, owner, roll import,
-//     meeting, agenda item, candidate, dispute, proxy);
-//   - a route without parameters that is not classified in UNSCOPED below.
+//     meeting, agenda item, candidate, dispute, proxy, ledger checkpoint);
+//   - a route without parameters that is not classified in UNSCOPED;
+//   - a route that answers 400 for want of a body (PARAM_BODIES gives one per "METHOD url").
 // Skipped: HEAD (Fastify's twin of every GET), wildcard routes (/static/*) and the API documentation
 // (/docs*: public, no data; tests/openapi.test.ts).
 // The city account sees both sides by design, so it appears only in the listing checks.
 import t from 'tap'
-import { createHash } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import type { LightMyRequestResponse } from 'fastify'
 import { makeApp, seedFixture, fixtureRollCsv, csrfFrom, type Side } from '../helpers/app.js'
 import { routeTable, fillParams, isApiUrl, multipartBody, type RouteInfo } from '../helpers/routes.js'
@@ -41,13 +45,13 @@ interface SideData {
   unitId: string
   otherOwnerId: string
   sessions: Record<Who, Session>
-  /** ids of everything of this side: compound, jurisdictions, buildings, units, owners, accounts, imports */
+  /** ids of everything of this side: compound, jurisdictions, buildings, units, owners, accounts, imports, meetings and their parts */
   ids: string[]
   /** texts only this side's data contains: names (full and masked), addresses, phones, emails */
   texts: string[]
 }
 
-const csvOf = (s: SideData) => Buffer.from(fixtureRollCsv(s.tag, s.tag === 'A' ? 13600001000 : 13600002000))
+const csvOf = (s: { tag: 'A' | 'B' }) => Buffer.from(fixtureRollCsv(s.tag, s.tag === 'A' ? 13600001000 : 13600002000))
 
 async function anonymousSession(): Promise<Session> {
   const res = await app.inject({ url: '/login' })
@@ -64,7 +68,7 @@ async function sessionOf(phone: string): Promise<Session> {
 async function stagePendingImport(s: { tag: 'A' | 'B'; side: Side }, token: string): Promise<string> {
   const res = await app.inject({
     method: 'POST', url: `/api/compounds/${s.side.compoundId}/roll/imports`, headers: { authorization: `Bearer ${token}` },
-    payload: { filename: 'roll.csv', contentBase64: Buffer.from(fixtureRollCsv(s.tag, s.tag === 'A' ? 13600001000 : 13600002000)).toString('base64') },
+    payload: { filename: 'roll.csv', contentBase64: csvOf(s).toString('base64') },
   })
   if (res.statusCode !== 201) throw new Error(`staging an import for ${s.tag}: ${res.statusCode} ${res.body}`)
   return res.json().importId
@@ -72,16 +76,16 @@ async function stagePendingImport(s: { tag: 'A' | 'B'; side: Side }, token: stri
 
 const DAY = 24 * 3600_000
 
-/** A draft meeting of a side, made through the API as its street office, with an election item and a candidate. */
 /** An active proxy in a meeting (written directly: proxies are registered only while voting is open). */
 async function insertProxy(tag: 'A' | 'B', side: Side, meetingId: string, agentOwnerId: string): Promise<string> {
   const scan = Buffer.from(`%PDF-1.4 ${tag}委托书`)
   return (await db.insertInto('proxies').values({
-    compoundId: side.compoundId, meetingId, principalHead: `owner:${side.ownerId}`, agentOwnerId, scope: `${tag}全部事项`, validFrom: '2030-01-01', validTo: '2030-01-31',
+    compoundId: side.compoundId, meetingId, principalHead: `owner:${side.ownerId}:${randomUUID()}`, agentOwnerId, scope: `${tag}全部事项`, validFrom: '2030-01-01', validTo: '2030-01-31',
     scan, scanSha256: createHash('sha256').update(scan).digest('hex'), scanType: 'application/pdf', registeredBy: side.users.street!,
   }).returning('id').executeTakeFirstOrThrow()).id
 }
 
+/** A draft meeting of a side, made through the API as its street office, with an election item and a candidate. */
 async function meetingOf(tag: 'A' | 'B', side: Side, token: string, candidateOwnerId: string): Promise<{ meeting: SideData['meeting']; rootHash: string }> {
   const post = async (url: string, payload: object) => {
     const res = await app.inject({ method: 'POST', url, headers: { authorization: `Bearer ${token}` }, payload })
@@ -228,20 +232,20 @@ const KNOWN_PARAMS = Object.keys(PARAM_VALUES(A))
  */
 const UNSCOPED: Record<string, 'listing' | 'create' | 'public' | 'session'> = {
   'GET /': 'listing',
+  'GET /api/me': 'listing',
   'GET /api/compounds': 'listing',
   'GET /api/jurisdictions': 'listing',
-  'GET /api/me': 'listing',
   'GET /api/monitor': 'listing',
   'GET /monitor': 'listing',
   'GET /api/checkpoints/waiting': 'listing',
-  'GET /api/verify': 'public',
-  'GET /verify': 'public',
   'GET /checkpoints': 'listing',
-  'GET /api/ledger/public-key': 'public',
   'POST /api/compounds': 'create',
   'POST /api/jurisdictions': 'create',
   'POST /api/accounts': 'create',
   'GET /healthz': 'public',
+  'GET /api/ledger/public-key': 'public',
+  'GET /api/verify': 'public',
+  'GET /verify': 'public',
   'GET /login': 'public',
   'GET /login/code': 'public',
   'GET /activate': 'public',
