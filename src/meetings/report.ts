@@ -50,6 +50,19 @@ export async function resultPdf(deps: Deps, actor: Actor, meetingId: string) {
       pdf.paragraph(`当选：${e.elected.map((id) => e.names[id]).join('、') || '无'}；候补：${e.alternates.map((id) => e.names[id]).join('、') || '无'}${e.tiedForLastSeat.length ? `；末位得票相同：${e.tiedForLastSeat.map((id) => e.names[id]).join('、')}` : ''}${e.unfilledSeats ? `；空缺 ${e.unfilledSeats} 席` : ''}`, { bold: true })
     }
   }
+  const cp = await deps.db.selectFrom('ledgerCheckpoints').select(['treeSize', 'rootHash', 'signedAt', 'keyId']).where('meetingId', '=', meetingId)
+    .orderBy('treeSize', 'desc').orderBy('signedAt', 'desc').limit(1).executeTakeFirst()
+  if (cp) {
+    pdf.ensureSpace(120)
+    pdf.heading('表决记录签名检查点', { size: 12 })
+    pdf.keyValues([
+      ['记录条数', String(cp.treeSize)],
+      ['根哈希（SHA-256）', cp.rootHash],
+      ['签名时间', formatDateTimeZh(cp.signedAt)],
+      ['签名密钥', `Ed25519 ${cp.keyId}`],
+    ], { size: 9 })
+    pdf.paragraph('本检查点张贴于公告栏后，任何对表决记录的事后改写都将与之矛盾。业主可凭回执码在核验页面核验本人的表决票已记入。', { size: 9, color: '#444444' })
+  }
   pdf.space(12)
   pdf.paragraph('业主可登录业主共治核对本人房屋的表决记录；对记录有异议的，可在异议期内提出。表决材料保存不少于三年。', { size: 9, color: '#444444' })
   return { filename: `${m.name}-${r.title}-表决结果.pdf`, pdf: await pdf.finish() }
