@@ -26,8 +26,8 @@ create table meetings (
   created_by uuid not null references users(id),
   created_at timestamptz not null default now(),
   check (closes_at > opens_at),
-  check ((state in ('draft')) or notice_posted_at is not null),
-  check ((state in ('draft', 'noticed')) or (frozen_at is not null and roll_fingerprint is not null and total_area_centi is not null and total_heads is not null)),
+  check (state in ('draft', 'annulled') or notice_posted_at is not null),
+  check (state in ('draft', 'noticed', 'annulled') or (frozen_at is not null and roll_fingerprint is not null and total_area_centi is not null and total_heads is not null)),
   check (state <> 'annulled' or length(annul_reason) >= 2),
   unique (compound_id, id)
 );

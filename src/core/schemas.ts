@@ -27,5 +27,8 @@ export const ErrorBody = Type.Object({
 export const errors = (...codes: number[]): Record<number, TSchema> =>
   Object.fromEntries(codes.map((c) => [c, ErrorBody]))
 
-/** A file body (PDF, CSV) in a response schema. */
-export const FileBody = (description: string) => Type.Unsafe<Buffer | string>({ type: 'string', format: 'binary', description })
+/** A file body (PDF, CSV) in a response schema, documented under its own content type. */
+export const FileBody = (contentType: string) => {
+  const type = contentType.split(';')[0].trim()
+  return Type.Unsafe<Buffer | string>({ description: contentType, content: { [type]: { schema: { type: 'string', format: 'binary' } } } } as any)
+}

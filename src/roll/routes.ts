@@ -64,7 +64,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       tags: ['roll'], summary: '导出名册 CSV（默认脱敏；full=true 需业委会/街道办/居委会权限并记入审计日志）', params: IdParams('compoundId'),
       querystring: Type.Object({ full: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
-      response: { 200: FileBody('text/csv; UTF-8 with BOM'), ...errors(400, 401, 403, 404) },
+      response: { 200: FileBody('text/csv; charset=utf-8 (with BOM)'), ...errors(400, 401, 403, 404) },
     },
   }, async (req, reply) => {
     const { filename, csv } = await roll.exportRollCsv(deps, actorOf(req), req.params.compoundId, req.query.full === true)
