@@ -49,7 +49,9 @@ export async function listCompounds(deps: Deps, actor: Actor, page = 1, pageSize
 export async function getCompound(deps: Deps, actor: Actor, compoundId: string): Promise<CompoundView & { totals: RollTotals; owners: number }> {
   const c = await requireCompound(deps.db, actor, compoundId)
   const totals = computeRollTotals(await rollEntries(deps.db, compoundId), c.settings)
-  const { n } = await deps.db.selectFrom('owners').where('compoundId', '=', compoundId).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()
+  // Owners who currently own a unit (former owners stay on record for frozen rolls).
+  const { n } = await deps.db.selectFrom('ownerships').where('compoundId', '=', compoundId).where('validTo', 'is', null)
+    .select((eb) => eb.fn.count<number>('ownerId').distinct().as('n')).executeTakeFirstOrThrow()
   return { ...c, totals, owners: Number(n) }
 }
 

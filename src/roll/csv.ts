@@ -315,7 +315,9 @@ function checkRow(
       add(field, `${LABELS[field]}${bad}`)
       return null
     }
-    const value = normalizeText(cells[i])
+    // Our own export prefixes cells that a spreadsheet would read as a formula with an apostrophe
+    // (see rollCell); reading such a file back drops it, so an export re-imports unchanged.
+    const value = normalizeText(cells[i]).replace(/^'(?=[=+\-@])/, '')
     const max = MAX_LENGTH[field]
     if (max !== undefined && field !== 'ownerName' && [...value].length > max) {
       add(field, `${LABELS[field]}最长 ${max} 个字，实际 ${[...value].length} 个字`)
