@@ -16,6 +16,8 @@ export interface RollSummaryPdfInput {
     units: number
     owners: number
     byKind: Array<{ kind: UnitKind; units: number; areaCenti: number }>
+    /** whether parking spaces count for votes (a compound setting); when not, they are listed but marked */
+    parkingCounts?: boolean
   }
   units: Array<{
     building: string
@@ -73,7 +75,7 @@ export async function renderRollSummaryPdf(input: RollSummaryPdfInput): Promise<
         { header: '套数', width: 100, align: 'right' },
         { header: '面积(㎡)', width: 140, align: 'right' },
       ],
-      byKind.map((k) => [UNIT_KIND_ZH[k.kind], k.units.toLocaleString('en-US'), formatAreaGrouped(k.areaCenti)]),
+      byKind.map((k) => [k.kind === 'parking' && !totals.parkingCounts ? `${UNIT_KIND_ZH[k.kind]}（不计入表决）` : UNIT_KIND_ZH[k.kind], k.units.toLocaleString('en-US'), formatAreaGrouped(k.areaCenti)]),
       { fontSize: 9.5, zebra: false },
     )
   }

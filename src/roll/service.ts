@@ -299,7 +299,7 @@ export async function rollSummaryPdf(deps: Deps, actor: Actor, compoundId: strin
   const totals = computeRollTotals(entries, compound.settings)
   const pdf = await renderRollSummaryPdf({
     compoundName: compound.name, address: compound.address, generatedAt: deps.clock.now(),
-    totals: { areaCenti: totals.areaCenti, heads: totals.heads, units: totals.units, owners: Number(owners.n), byKind: totals.byKind },
+    totals: { areaCenti: totals.areaCenti, heads: totals.heads, units: totals.units, owners: Number(owners.n), byKind: totals.byKind, parkingCounts: compound.settings.parkingCounts },
     units: lines.map((l) => ({ building: l.building, entrance: l.entrance, room: l.room, kind: l.kind, areaCenti: l.areaCenti, areaSource: l.areaSource, ownersMasked: l.owners.map((o) => maskName(o.name, o.kind)).join('、') })),
   })
   return { filename: `${compound.name}-业主名册公示.pdf`, pdf }
