@@ -35,3 +35,13 @@ export function withDetails<T extends Error>(err: T, details: unknown): T {
 }
 
 export const notFound = (what: string) => new Errors.NOT_FOUND(what)
+
+/**
+ * An access denial to be written to the audit log. The error handler writes it after the
+ * request's transaction has rolled back, so the record survives the failed request.
+ */
+export interface Denial { action: string; target: string; compoundId?: string | null }
+export function withDenial<T extends Error>(err: T, denial: Denial): T {
+  ;(err as any).denial = denial
+  return err
+}

@@ -12,7 +12,8 @@ export const BUNDLE_FORMAT = 'gongzhi-audit-bundle/1'
 export async function exportBundle(deps: Deps, actor: Actor, meetingId: string) {
   if (!['committee', 'street', 'district', 'city', 'residents'].includes(actor.principal.role)) throw new Errors.FORBIDDEN()
   const m = await requireMeeting(deps.db, actor, meetingId)
-  if (!m.frozenAt) throw new Errors.INVALID_STATE('投票尚未开始，没有表决记录')
+  // Ballot contents are in the ledger: nobody gets them before voting has closed.
+  if (!m.closedAt) throw new Errors.RESULTS_NOT_AVAILABLE()
   const [items, units, entries, checkpoints, results] = await Promise.all([
     ballotItems(deps.db, m.id),
     deps.db.selectFrom('frozenUnits').select(['unitId', 'label', 'headKey', 'areaCenti']).where('meetingId', '=', m.id).orderBy('unitId').execute(),

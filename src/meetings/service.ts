@@ -4,8 +4,7 @@
 import type { Deps, Actor } from '../core/context.js'
 import type { Tx } from '../db/database.js'
 import type { MeetingState } from '../db/schema.js'
-import { Errors } from '../core/errors.js'
-import { writeAudit } from '../audit/log.js'
+import { Errors, withDenial } from '../core/errors.js'
 import { requireCompound } from '../registry/service.js'
 import { rollEntries } from '../registry/queries.js'
 import { settingsOf } from '../registry/settings.js'
@@ -21,6 +20,7 @@ import { ballotItems, logEvent, meetingInScope } from './queries.js'
 import { computeResult } from './results.js'
 import { appendLedger } from '../ledger/ledger.js'
 import { integrateInTx } from '../ledger/integrate.js'
+import { detectMeeting, hasOpenFlag } from '../flags/detect.js'
 
 /**
  * Load a meeting the actor may see (else 404 and a logged denial), optionally locking it:
@@ -31,10 +31,7 @@ export async function requireMeeting(db: Deps['db'] | Tx, actor: Actor, meetingI
   if (lock === 'share') q = q.forShare('m' as any)
   else if (lock) q = q.forUpdate('m' as any)
   const m = await q.executeTakeFirst()
-  if (!m) {
-    await writeAudit(db, { action: 'meeting.access', outcome: 'denied', actorUserId: actor.principal.userId, actorRole: actor.principal.role, target: `meeting:${meetingId}`, requestId: actor.requestId, ip: actor.ip })
-    throw new Errors.NOT_FOUND('会议')
-  }
+  if (!m) throw withDenial(new Errors.NOT_FOUND('会议'), { action: 'meeting.access', target: `meeting:${meetingId}` })
   return m
 }
 
@@ -328,6 +325,8 @@ export async function recountPreliminary(trx: Tx, deps: Deps, m: { id: string; c
 /** After the challenge window, with every dispute resolved, the result becomes final and is mailed. */
 export async function finalizeResult(deps: Deps, actor: Actor, meetingId: string) {
   if (!canManage(actor.principal)) throw new Errors.FORBIDDEN()
+  // The anomaly detectors run first, in their own transaction, so a flag they raise stays raised when this refuses.
+  await detectMeeting(deps, meetingId)
   const out = await deps.db.transaction().execute(async (trx) => {
     const m = await requireMeeting(trx, actor, meetingId, true)
     requireState(m.state, ['preliminary'], '只有初步结果可以确定为最终结果')
@@ -335,6 +334,7 @@ export async function finalizeResult(deps: Deps, actor: Actor, meetingId: string
     if (now < m.challengeEndsAt!) throw new Errors.INVALID_STATE(`异议期至 ${formatDateZh(new Date(m.challengeEndsAt!.getTime() - 1))} 结束，之后才能确定最终结果`)
     const open = await trx.selectFrom('disputes').select('id').where('meetingId', '=', m.id).where('status', '=', 'open').executeTakeFirst()
     if (open) throw new Errors.INVALID_STATE('还有异议未处理，不能确定最终结果')
+    if (await hasOpenFlag(trx, m.id)) throw new Errors.INVALID_STATE('还有异常标记待街道办处理，街道办作出处理决定前不能确定最终结果')
     const data = await computeResult(trx, m.id)
     await trx.insertInto('results').values({ compoundId: m.compoundId, meetingId: m.id, kind: 'final', computedAt: now, data: JSON.stringify(data) }).execute()
     await appendLedger(trx, deps, { compoundId: m.compoundId, meetingId: m.id, kind: 'result_computed', body: { stage: 'final', result: data } })

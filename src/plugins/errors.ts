@@ -65,7 +65,10 @@ export default fp(async (app, opts: { db: Db }) => {
     } else if (status >= 500) {
       details = undefined
     }
-    if (status === 403 && req.principal) {
+    const denial = (err as any).denial as { action: string; target: string; compoundId?: string | null } | undefined
+    if (denial && req.principal) {
+      await writeAudit(opts.db, { action: denial.action, outcome: 'denied', actorUserId: req.principal.userId, actorRole: req.principal.role, compoundId: denial.compoundId ?? null, target: denial.target, requestId: req.id, ip: req.ip }).catch(() => {})
+    } else if (status === 403 && req.principal) {
       await writeAudit(opts.db, { action: 'permission', outcome: 'denied', actorUserId: req.principal.userId, actorRole: req.principal.role, target: `${req.method} ${req.routeOptions.url ?? ''}`, detail: { code }, requestId: req.id, ip: req.ip }).catch(() => {})
     }
     if (status === 429 && (err as any).retryAfter === undefined && !reply.getHeader('retry-after')) reply.header('retry-after', '60')

@@ -1,7 +1,7 @@
 // Registry use cases: jurisdictions, compounds, units and owners, all scoped to the actor.
 import type { Deps, Actor } from '../core/context.js'
 import type { Db, Tx } from '../db/database.js'
-import { Errors } from '../core/errors.js'
+import { Errors, withDenial } from '../core/errors.js'
 import { writeAudit } from '../audit/log.js'
 import { maskEmail, maskIdNumber, maskName, maskPhone } from '../core/mask.js'
 import { compoundInScope, jurisdictionInScope, canReveal, CREATABLE } from './policy.js'
@@ -20,13 +20,7 @@ export interface CompoundView {
 /** Load a compound the actor may see; otherwise log the denial and answer "not found". */
 export async function requireCompound(db: Db | Tx, actor: Actor, compoundId: string): Promise<CompoundView> {
   const row = await compoundWithPlaces(db).where('c.id', '=', compoundId).where(compoundInScope(actor.principal, 'c')).executeTakeFirst()
-  if (!row) {
-    await writeAudit(db, {
-      action: 'compound.access', outcome: 'denied', actorUserId: actor.principal.userId, actorRole: actor.principal.role,
-      target: `compound:${compoundId}`, requestId: actor.requestId, ip: actor.ip,
-    })
-    throw new Errors.NOT_FOUND('小区')
-  }
+  if (!row) throw withDenial(new Errors.NOT_FOUND('小区'), { action: 'compound.access', target: `compound:${compoundId}` })
   return { id: row.id, name: row.name, address: row.address, communityName: row.communityName, streetName: row.streetName, districtName: row.districtName, settings: settingsOf(row.settings) }
 }
 

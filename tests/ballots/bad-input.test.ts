@@ -11,7 +11,7 @@ import type { LightMyRequestResponse } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import { makeApp, seedFixture, bearer } from '../helpers/app.js'
 import { apiSignIn } from '../helpers/signin.js'
-import { makeMeeting, makeOwnerAccount, castVote } from '../helpers/meeting.js'
+import { makeMeeting, makeOwnerAccount, castVote, issuePaperBallots } from '../helpers/meeting.js'
 import { chinaDate } from '../../src/core/clock.js'
 import { addDays } from '../../src/meetings/deadlines.js'
 
@@ -100,7 +100,7 @@ async function registerProxy(m: { id: string }, principal: string, agent: string
 t.test('a ballot before voting opens (notice posted) is refused', async (t) => {
   await refused(t, () => vote(tok.owner, noticed, good(noticed)), { status: 409, code: 'MEETING_NOT_OPEN', message: /尚未开始/ })
   const unit = await db.selectFrom('units').select('id').where('compoundId', '=', fx.a.compoundId).executeTakeFirstOrThrow()
-  await refused(t, () => post(tok.committee, `/api/meetings/${noticed.id}/paper-ballots`, { unitId: unit.id, serial: 'N-1', collector: '王收票', receivedAt: clock.now().toISOString(), choices: good(noticed) }), { status: 409, code: 'MEETING_NOT_OPEN' })
+  await refused(t, () => post(tok.committee, `/api/meetings/${noticed.id}/paper-ballots`, { unitId: unit.id, serial: 'P00001', code: 'ABCDE-FGHJK', collector: '王收票', receivedAt: clock.now().toISOString(), choices: good(noticed) }), { status: 409, code: 'MEETING_NOT_OPEN' })
 })
 
 t.test('a ballot after close is refused: closed and counted, or past the close time before the job ran', async (t) => {
@@ -127,7 +127,7 @@ t.test('an owner of another compound cannot vote in this meeting (not found)', a
 
 t.test('a paper ballot for a unit of another compound is refused', async (t) => {
   const unitB = await db.selectFrom('units').select('id').where('compoundId', '=', fx.b.compoundId).executeTakeFirstOrThrow()
-  await refused(t, () => post(tok.committee, `/api/meetings/${open.id}/paper-ballots`, { unitId: unitB.id, serial: 'X-1', collector: '王收票', receivedAt: clock.now().toISOString(), choices: good(open) }), { status: 404, code: 'NOT_FOUND' })
+  await refused(t, () => post(tok.committee, `/api/meetings/${open.id}/paper-ballots`, { unitId: unitB.id, serial: 'P00001', code: 'ABCDE-FGHJK', collector: '王收票', receivedAt: clock.now().toISOString(), choices: good(open) }), { status: 404, code: 'NOT_FOUND' })
 })
 
 t.test('a co-owner who is not the designated voter cannot vote', async (t) => {
@@ -160,6 +160,7 @@ t.test('a proxy ballot under an expired proxy (or one not yet valid) is refused'
   await post(tok.committee, `/api/meetings/${open.id}/proxies/${expired}/revoke`, { reason: '委托已过期' })
   const future = await registerProxy(open, 'A置业有限公司', 'A钱七', addDays(today(), 1), addDays(today(), 5))
   await refused(t, () => proxyVote(tok.qianqi, open, future, good(open)), { status: 403, code: 'PROXY_INVALID' })
+  t.equal((await post(tok.committee, `/api/meetings/${open.id}/proxies/${future}/revoke`, { reason: '登记有误' })).statusCode, 200)
 })
 
 let liProxy = ''
@@ -240,19 +241,31 @@ t.test('opening before the notice period has run is refused', async (t) => {
 // Paper ballots: a serial is used once.
 // ---------------------------------------------------------------------------------------------
 
-t.test('a paper ballot with a serial already used is refused', async (t) => {
+t.test('a paper ballot with a serial already used, not issued, for another unit or with a wrong code is refused', async (t) => {
   const units = await db.selectFrom('frozenUnits').select(['unitId', 'label']).where('meetingId', '=', open.id).orderBy('label').execute()
   const shop = units.find((u) => u.label.includes('商01'))!
   const flat = units.find((u) => u.label.includes('2单元201'))!
-  const paper = (unitId: string, serial: string) => post(tok.committee, `/api/meetings/${open.id}/paper-ballots`, { unitId, serial, collector: '王收票', receivedAt: clock.now().toISOString(), choices: good(open) })
-  t.equal((await paper(shop.unitId, 'P-0001')).statusCode, 201, 'first use of the serial')
-  await refused(t, () => paper(shop.unitId, 'P-0001'), { status: 409, code: 'SERIAL_REJECTED', message: /编号/ })
-  await refused(t, () => paper(flat.unitId, 'P-0001'), { status: 409, code: 'SERIAL_REJECTED' })
-  await refused(t, () => paper(flat.unitId, 'P 0002'), { status: 400, code: 'VALIDATION_FAILED' })
+  const issued = await issuePaperBallots(ta, open, [shop.unitId, flat.unitId])
+  const shopBallot = issued.find((b) => b.unitId === shop.unitId)!
+  const flatBallot = issued.find((b) => b.unitId === flat.unitId)!
+  t.match(shopBallot, { serial: /^P\d{5}$/, code: /^[0-9A-Z]{5}-[0-9A-Z]{5}$/ }, 'a printed serial and code')
+  const paper = (unitId: string, serial: string, code: string | undefined, extra: object = {}) => post(tok.committee, `/api/meetings/${open.id}/paper-ballots`, { unitId, serial, ...(code === undefined ? {} : { code }), collector: '王收票', receivedAt: clock.now().toISOString(), choices: good(open), ...extra })
+  const rejections = async () => Number((await db.selectFrom('paperRejections').select((eb) => eb.fn.countAll<number>().as('n')).where('meetingId', '=', open.id).executeTakeFirstOrThrow()).n)
+  const r0 = await rejections()
+  t.equal((await paper(shop.unitId, shopBallot.serial, shopBallot.code)).statusCode, 201, 'first entry of the issued ballot')
+  await refused(t, () => paper(shop.unitId, shopBallot.serial, shopBallot.code), { status: 409, code: 'SERIAL_REJECTED', message: /编号已录入过/ })
+  await refused(t, () => paper(flat.unitId, shopBallot.serial, shopBallot.code), { status: 409, code: 'SERIAL_REJECTED', message: /另一户/ })
+  await refused(t, () => paper(flat.unitId, 'P99999', flatBallot.code), { status: 409, code: 'SERIAL_REJECTED', message: /没有发放过/ })
+  await refused(t, () => paper(flat.unitId, flatBallot.serial, 'ABCDE-FGHJK'), { status: 409, code: 'SERIAL_REJECTED', message: /校验码/ })
+  t.equal(await rejections(), r0 + 4, 'each refusal is kept for the street office')
+  await refused(t, () => paper(flat.unitId, flatBallot.serial, undefined), { status: 400, code: 'VALIDATION_FAILED', message: /校验码/ })
+  await refused(t, () => paper(flat.unitId, 'P 0002', flatBallot.code), { status: 400, code: 'VALIDATION_FAILED' })
   // a receipt time in the future is made up
-  await refused(t, () => post(tok.committee, `/api/meetings/${open.id}/paper-ballots`, { unitId: flat.unitId, serial: 'P-0003', collector: '王收票', receivedAt: new Date(clock.now().getTime() + DAY).toISOString(), choices: good(open) }), { status: 400, code: 'VALIDATION_FAILED' })
+  await refused(t, () => paper(flat.unitId, flatBallot.serial, flatBallot.code, { receivedAt: new Date(clock.now().getTime() + DAY).toISOString() }), { status: 400, code: 'VALIDATION_FAILED', message: /收票时间/ })
   // an owner cannot enter paper ballots
-  await refused(t, () => post(tok.owner, `/api/meetings/${open.id}/paper-ballots`, { unitId: flat.unitId, serial: 'P-0004', collector: '王收票', receivedAt: clock.now().toISOString(), choices: good(open) }), { status: 403, code: 'FORBIDDEN' })
+  await refused(t, () => post(tok.owner, `/api/meetings/${open.id}/paper-ballots`, { unitId: flat.unitId, serial: flatBallot.serial, code: flatBallot.code, collector: '王收票', receivedAt: clock.now().toISOString(), choices: good(open) }), { status: 403, code: 'FORBIDDEN' })
+  // the flat's own ballot, as issued, is still good
+  t.equal((await paper(flat.unitId, flatBallot.serial, flatBallot.code)).statusCode, 201, 'the issued ballot for the flat enters')
 })
 
 // ---------------------------------------------------------------------------------------------
@@ -280,7 +293,7 @@ t.test("the owner's own ballot revokes their proxy; the agent's later proxy ball
 
 t.test('control: the same requests succeed when they are right', async (t) => {
   // a valid proxy, used by its agent
-  const id = await registerProxy(open, 'A赵六', 'A钱七')
+  const id = await registerProxy(open, 'A置业有限公司', 'A钱七')
   const byAgent = await proxyVote(tok.qianqi, open, id, good(open))
   t.equal(byAgent.statusCode, 201, byAgent.body)
   t.equal(byAgent.json().channel, 'proxy')
@@ -289,9 +302,10 @@ t.test('control: the same requests succeed when they are right', async (t) => {
   t.equal(own.statusCode, 201, own.body)
   // a paper ballot may mark an item invalid (spoiled), as the clerk read it
   const shop = await db.selectFrom('frozenUnits').select('unitId').where('meetingId', '=', open.id).where('label', 'like', '%商01%').executeTakeFirstOrThrow()
-  const spoiled = await post(tok.committee, `/api/meetings/${open.id}/paper-ballots`, { unitId: shop.unitId, serial: 'P-0005', collector: '王收票', receivedAt: clock.now().toISOString(), choices: { [open.items[0].id]: 'invalid', [open.items[1].id]: 'invalid' } })
+  const [again] = await issuePaperBallots(ta, open, [shop.unitId])
+  const spoiled = await post(tok.committee, `/api/meetings/${open.id}/paper-ballots`, { unitId: shop.unitId, serial: again.serial, code: again.code, collector: '王收票', receivedAt: clock.now().toISOString(), choices: { [open.items[0].id]: 'invalid', [open.items[1].id]: 'invalid' } })
   t.equal(spoiled.statusCode, 201, spoiled.body)
   // the factory's own paper path works too
-  await castVote(ta, open, { owner: '置业有限公司', choices: ['yes', { approve: ['赵六'] }] })
-  t.equal(Number((await db.selectFrom('ballots').select((eb) => eb.fn.countAll<number>().as('n')).where('meetingId', '=', open.id).executeTakeFirstOrThrow()).n), 5, '李四, 赵六 (proxy), 张三, 钱七 (shop), developer')
+  await castVote(ta, open, { owner: '赵六', choices: ['yes', { approve: ['赵六'] }] })
+  t.equal(Number((await db.selectFrom('ballots').select((eb) => eb.fn.countAll<number>().as('n')).where('meetingId', '=', open.id).executeTakeFirstOrThrow()).n), 5, '李四, 张三, 钱七 (shop), 赵六 (paper), the developer (proxy)')
 })

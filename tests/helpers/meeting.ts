@@ -22,6 +22,7 @@ import * as meetings from '../../src/meetings/service.js'
 import * as ballots from '../../src/ballots/service.js'
 import type { Choices } from '../../src/ballots/choices.js'
 import { hashPassword } from '../../src/auth/password.js'
+import { issueBatch } from '../../src/paper/service.js'
 import { PASSWORD, type Fixture, type Side, type TestApp } from './app.js'
 
 const DAY = 24 * 3600_000
@@ -97,7 +98,7 @@ export async function makeOwnerAccount(ta: TestApp, side: Side, ownerName: strin
   return { userId, ownerId: o.id }
 }
 
-let serial = 0
+let seq = 0
 
 export async function makeMeeting(ta: TestApp, fx: Fixture, opts: MakeMeetingOptions): Promise<MadeMeeting> {
   const { db } = ta.database
@@ -150,7 +151,7 @@ export async function makeMeeting(ta: TestApp, fx: Fixture, opts: MakeMeetingOpt
   try {
     clock.set(new Date(plan.create))
     const created = await meetings.createMeeting(deps, convener, side.compoundId, {
-      title: opts.title ?? `测试会议 ${++serial}`, convener: opts.convener ?? 'committee', forms: ['electronic', 'paper'],
+      title: opts.title ?? `测试会议 ${++seq}`, convener: opts.convener ?? 'committee', forms: ['electronic', 'paper'],
       opensAt: made.opensAt, closesAt: made.closesAt, noticeText: '请各位业主按时参加表决。',
     })
     made.id = created.id
@@ -198,7 +199,13 @@ export async function makeMeeting(ta: TestApp, fx: Fixture, opts: MakeMeetingOpt
   }
 }
 
-/** Cast one ballot in an open meeting: on paper by the committee (default), or online by the owner's account. */
+/** Issue printed paper ballots (serial + code) for units of the frozen roll, as the convener does before handing them out. */
+export async function issuePaperBallots(ta: TestApp, m: MadeMeeting, unitIds: 'all' | string[], label = '测试收票人') {
+  const batch = await issueBatch(ta.app.deps, m.committee, m.id, { label, kind: 'collector', unitIds })
+  return batch.ballots
+}
+
+/** Cast one ballot in an open meeting: on paper by the committee (default: a ballot issued for the head's first unit, then entered), or online by the owner's account. */
 export async function castVote(ta: TestApp, m: MadeMeeting, v: VoteSpec) {
   const { db } = ta.database
   const deps: Deps = ta.app.deps
@@ -211,5 +218,6 @@ export async function castVote(ta: TestApp, m: MadeMeeting, v: VoteSpec) {
     return ballots.castElectronic(deps, await actorFor(ta, user.id), m.id, choices)
   }
   const unit = await db.selectFrom('frozenUnits').select('unitId').where('meetingId', '=', m.id).where('headKey', '=', headKey).orderBy('label').executeTakeFirstOrThrow()
-  return ballots.enterPaperBallot(deps, m.committee, m.id, { unitId: unit.unitId, serial: `F-${++serial}-${randomUUID().slice(0, 8)}`, collector: '测试收票人', receivedAt: deps.clock.now(), choices })
+  const [paper] = await issuePaperBallots(ta, m, [unit.unitId])
+  return ballots.enterPaperBallot(deps, m.committee, m.id, { unitId: unit.unitId, serial: paper.serial, code: paper.code, collector: '测试收票人', receivedAt: deps.clock.now(), choices })
 }
