@@ -1,7 +1,9 @@
 // Benchmark: electronic ballots cast over HTTP against the real server and PostgreSQL.
 // A 10,000-unit compound (one owner per unit, so 10,000 voters), a meeting with 3 agenda items
 // (an ordinary resolution, a special resolution, an election of 5 from 7 approved candidates),
-// 64 concurrent voters over keep-alive HTTP with real sign-in tokens, every voter once.
+// 64 concurrent voters over keep-alive HTTP with real sign-in tokens, every voter once. Before the
+// measured load, 1,000 voters cast in a second meeting (not measured) so the server's JIT is warm,
+// as in the middle of a real vote (BENCH_WARMUP=n to change, 0 for a cold start).
 // In the same run it measures the machine's durable-commit ceiling (BEGIN; INSERT; COMMIT through
 // pg at the same concurrency) and times the tally of the 10,000 ballots.
 // Targets: ballots/s ≥ 0.5 × raw commits/s, p99 < 100 ms, tally < 200 ms.
@@ -11,7 +13,7 @@
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench -- cast
 //
 // It creates a database gz_bench_<random> on that server and drops it at the end.
-// Profiling aids: BENCH_CPU_PROF=1 writes a V8 CPU profile of the server child to bench/.profiles/;
+// Profiling aids: BENCH_CPU_PROF=1 writes a V8 CPU profile of the server child to test-artifacts/bench-profiles/;
 // BENCH_WAITS=1 samples what the server's database sessions wait on during the load;
 // BENCH_UNITS=n runs a smaller compound for quick iterations (the targets are for 10,000);
 // BENCH_KEEP_DB=1 keeps the database (for EXPLAIN or pgbench) and prints its URL.
@@ -26,7 +28,6 @@ import os, { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import pg from 'pg'
-import { sql } from 'kysely'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../src/app.js'
 import { validateConfig, defaults } from '../src/config.js'
@@ -43,6 +44,8 @@ import { prng } from '../src/demo/generate.js'
 
 const UNITS = Number(process.env.BENCH_UNITS || 10_000)
 const CONCURRENCY = 64
+/** Ballots cast first in a separate meeting, not measured, so the server's JIT is warm (BENCH_WARMUP=0 to start cold). */
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 1000)
 const RAW_SECONDS = 5
 const SEATS = 5
 const CANDIDATES = 7
@@ -183,13 +186,17 @@ function benchClock() {
   return { now: () => new Date(Date.now() + offsetMs), setOffset: (ms: number) => { offsetMs = ms } }
 }
 
-interface Seeded {
+interface MeetingUnderTest {
   meetingId: string
+  items: { ordinary: string; special: string; election: string; candidates: string[] }
+  heads: number
+}
+
+interface Seeded extends MeetingUnderTest {
+  warmup: MeetingUnderTest | null
   compoundId: string
   street: Actor
-  items: { ordinary: string; special: string; election: string; candidates: string[] }
   voters: Array<{ id: string; role: 'owner'; tokenVersion: number; phone: string }>
-  heads: number
   seedMs: number
 }
 
@@ -233,28 +240,67 @@ async function seed(app: FastifyInstance, clock: ReturnType<typeof benchClock>):
   }
 
   // The meeting: convened by the street office 20 days ago, voting opened an hour ago, closing in 30 days.
-  const now = Date.now()
-  clock.setOffset(-20 * DAY)
-  const m = await createMeeting(deps, street, compoundId, {
-    title: '基准花园2026年第一次业主大会会议', convener: 'street', forms: ['electronic', 'paper'],
-    opensAt: new Date(now - 3600_000), closesAt: new Date(now + 30 * DAY), noticeText: '基准测试会议：请全体业主在投票期内表决。',
-  })
-  const ordinary = (await addAgendaItem(deps, street, m.id, { kind: 'resolution', topic: 'hire_property_company', title: '续聘物业服务企业', description: '续聘现物业服务企业三年。' })).id
-  const special = (await addAgendaItem(deps, street, m.id, { kind: 'resolution', topic: 'raise_maintenance_fund', title: '续筹专项维修资金', description: '按每平方米 30 元续筹。' })).id
-  const election = (await addAgendaItem(deps, street, m.id, { kind: 'election', topic: 'elect_committee', title: '选举业主委员会委员', description: `应选 ${SEATS} 人。`, seats: SEATS })).id
-  const candidates: string[] = []
-  for (let k = 0; k < CANDIDATES; k++) {
-    const o = owners[Math.floor((k + 0.5) * owners.length / CANDIDATES)]
-    const c = await nominateCandidate(deps, street, m.id, election, { ownerId: o.id, nominatedBy: 'residents', statement: '愿为业主服务。', partyMember: k % 2 === 0, twoReps: false, declaredInterest: false })
-    await reviewCandidate(deps, street, m.id, c.id, { decision: 'approved', reason: '符合候选人条件' })
-    candidates.push(c.id)
+  // A second, identical meeting takes the warm-up ballots, so the measured one starts empty.
+  const openMeeting = async (title: string): Promise<MeetingUnderTest> => {
+    const now = Date.now()
+    clock.setOffset(-20 * DAY)
+    try {
+      const m = await createMeeting(deps, street, compoundId, {
+        title, convener: 'street', forms: ['electronic', 'paper'],
+        opensAt: new Date(now - 3600_000), closesAt: new Date(now + 30 * DAY), noticeText: '基准测试会议：请全体业主在投票期内表决。',
+      })
+      const ordinary = (await addAgendaItem(deps, street, m.id, { kind: 'resolution', topic: 'hire_property_company', title: '续聘物业服务企业', description: '续聘现物业服务企业三年。' })).id
+      const special = (await addAgendaItem(deps, street, m.id, { kind: 'resolution', topic: 'raise_maintenance_fund', title: '续筹专项维修资金', description: '按每平方米 30 元续筹。' })).id
+      const election = (await addAgendaItem(deps, street, m.id, { kind: 'election', topic: 'elect_committee', title: '选举业主委员会委员', description: `应选 ${SEATS} 人。`, seats: SEATS })).id
+      const candidates: string[] = []
+      for (let k = 0; k < CANDIDATES; k++) {
+        const o = owners[Math.floor((k + 0.5) * owners.length / CANDIDATES)]
+        const c = await nominateCandidate(deps, street, m.id, election, { ownerId: o.id, nominatedBy: 'residents', statement: '愿为业主服务。', partyMember: k % 2 === 0, twoReps: false, declaredInterest: false })
+        await reviewCandidate(deps, street, m.id, c.id, { decision: 'approved', reason: '符合候选人条件' })
+        candidates.push(c.id)
+      }
+      await postNotice(deps, street, m.id)
+      clock.setOffset(-3600_000 + 60_000) // just after opens_at
+      const opened = await openVoting(deps, street, m.id)
+      if (opened.totalHeads !== UNITS) throw new Error(`frozen roll has ${opened.totalHeads} heads, expected ${UNITS}`)
+      return { meetingId: m.id, items: { ordinary, special, election, candidates }, heads: opened.totalHeads }
+    } finally {
+      clock.setOffset(0)
+    }
   }
-  await postNotice(deps, street, m.id)
-  clock.setOffset(-3600_000 + 60_000) // just after opens_at
-  const opened = await openVoting(deps, street, m.id)
-  clock.setOffset(0)
-  if (opened.totalHeads !== UNITS) throw new Error(`frozen roll has ${opened.totalHeads} heads, expected ${UNITS}`)
-  return { meetingId: m.id, compoundId, street, items: { ordinary, special, election, candidates }, voters, heads: opened.totalHeads, seedMs: performance.now() - t0 }
+  const warmup = WARMUP > 0 ? await openMeeting('基准花园预热会议（不计入测量）') : null
+  const measured = await openMeeting('基准花园2026年第一次业主大会会议')
+  return { ...measured, warmup, compoundId, street, voters, seedMs: performance.now() - t0 }
+}
+
+/** Every voter with a token casts once in meeting `m`: CONCURRENCY workers, each taking the next voter. */
+async function castAll(agent: http.Agent, port: number, m: MeetingUnderTest, tokens: string[]) {
+  const { ordinary, special, election, candidates } = m.items
+  const answers = ['yes', 'yes', 'yes', 'no', 'abstain'] as const
+  const rnd = prng(7)
+  const ballots = tokens.map(() => {
+    const approve = candidates.filter(() => rnd() < 0.6).slice(0, SEATS)
+    return { choices: { [ordinary]: answers[Math.floor(rnd() * answers.length)], [special]: answers[Math.floor(rnd() * answers.length)], [election]: { approve } } }
+  })
+  const latencies: number[] = []
+  const statuses = new Map<number, number>()
+  const firstErrors: string[] = []
+  const path = `/api/meetings/${m.meetingId}/ballot`
+  let next = 0
+  const t0 = performance.now()
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    for (;;) {
+      const i = next++
+      if (i >= tokens.length) return
+      const r = await request(agent, port, 'POST', path, ballots[i], { authorization: `Bearer ${tokens[i]}` })
+      latencies.push(r.ms)
+      statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1)
+      if (r.status !== 201 && firstErrors.length < 5) firstErrors.push(`${r.status} ${r.body.slice(0, 200)}`)
+    }
+  }))
+  const wallS = (performance.now() - t0) / 1000
+  latencies.sort((a, b) => a - b)
+  return { latencies, statuses, firstErrors, wallS, ok: statuses.get(201) ?? 0 }
 }
 
 /** The durable-commit ceiling: `clients` connections, each BEGIN; INSERT one row; COMMIT in a loop. */
@@ -406,9 +452,10 @@ async function main() {
     if (raw.settings.synchronous_commit !== 'on' || raw.settings.fsync !== 'on') throw new Error('synchronous_commit and fsync must both be on: this benchmark measures durable commits')
     console.log(`  ${raw.commits} commits in ${raw.secs.toFixed(1)} s = ${round(raw.commitsPerS)} commits/s (CPU per commit: pg client ${(raw.clientCpuMs / raw.commits).toFixed(3)} ms, backends ${(raw.pgCpuMs / raw.commits).toFixed(3)} ms; load average ${loadavg()})`)
 
-    // The real server, as a child process over the bench database.
+    // The real server, as a child process over the bench database. It shares APP_SECRET (so it
+    // verifies the tokens issued here) and DATA_DIR (so both sign the ledger with the same key).
     const port = await freePort()
-    const cpuProfDir = process.env.BENCH_CPU_PROF ? join(ROOT, 'bench', '.profiles') : null
+    const cpuProfDir = process.env.BENCH_CPU_PROF ? join(ROOT, 'test-artifacts', 'bench-profiles') : null
     if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true })
     server = startServer({
       DATABASE_URL: url, APP_SECRET: secret, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir,
@@ -434,17 +481,13 @@ async function main() {
       `the other ${s.voters.length - signedIn} tokens were issued in-process with app.issueToken (same key and claims; the server verifies them like any sign-in token)`)
 
     // The load: 64 workers, each takes the next voter and casts their ballot.
-    const { ordinary, special, election, candidates } = s.items
-    const answers = ['yes', 'yes', 'yes', 'no', 'abstain'] as const
-    const rnd = prng(7)
-    const ballots = s.voters.map(() => {
-      const approve = candidates.filter(() => rnd() < 0.6).slice(0, SEATS)
-      return { choices: { [ordinary]: answers[Math.floor(rnd() * answers.length)], [special]: answers[Math.floor(rnd() * answers.length)], [election]: { approve } } }
-    })
-    const latencies: number[] = []
-    const statuses = new Map<number, number>()
-    const firstErrors: string[] = []
-    let next = 0
+    if (s.warmup) {
+      const w = await castAll(agent, port, s.warmup, tokens.slice(0, Math.min(WARMUP, tokens.length)))
+      console.log(`warm-up: ${w.ok} ballots in a separate meeting in ${w.wallS.toFixed(1)} s (${round(w.ok / w.wallS)}/s, p50 ${pct(w.latencies, 50).toFixed(0)} ms, p99 ${pct(w.latencies, 99).toFixed(0)} ms) — not measured`)
+      if (w.ok !== w.latencies.length) throw new Error(`warm-up: ${w.latencies.length - w.ok} ballots were refused: ${w.firstErrors.join('; ')}`)
+    }
+    const mailCount = async () => Number((await database!.db.selectFrom('outbox').select((eb) => eb.fn.countAll<number>().as('n')).where('kind', '=', 'ballot-notice').executeTakeFirstOrThrow()).n)
+    const mailsBefore = await mailCount()
     let rssMax = rssMb(server.pid!) ?? 0
     const rssBefore = rssMax
     const sampler = setInterval(() => { const r = rssMb(server!.pid!); if (r !== null && r > rssMax) rssMax = r }, 100)
@@ -453,19 +496,7 @@ async function main() {
     const serverCpu0 = cpuSplit(server.pid!)
     const pgCpu0 = await backendCpuMs(url, 'gongzhi')
     const clientCpu0 = process.cpuUsage()
-    const path = `/api/meetings/${s.meetingId}/ballot`
-    const l0 = performance.now()
-    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-      for (;;) {
-        const i = next++
-        if (i >= s.voters.length) return
-        const r = await request(agent, port, 'POST', path, ballots[i], { authorization: `Bearer ${tokens[i]}` })
-        latencies.push(r.ms)
-        statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1)
-        if (r.status !== 201 && firstErrors.length < 5) firstErrors.push(`${r.status} ${r.body.slice(0, 200)}`)
-      }
-    }))
-    const wallS = (performance.now() - l0) / 1000
+    const { latencies, statuses, firstErrors, wallS } = await castAll(agent, port, s, tokens)
     const clientCpu = process.cpuUsage(clientCpu0)
     const serverCpu1 = cpuSplit(server.pid!)
     const serverCpuMs = serverCpu1.total - serverCpu0.total
@@ -482,7 +513,6 @@ async function main() {
 
     const ok = statuses.get(201) ?? 0
     const non201 = s.voters.length - ok
-    latencies.sort((a, b) => a - b)
     const ballotsPerS = ok / wallS
     const p50 = pct(latencies, 50), p90 = pct(latencies, 90), p99 = pct(latencies, 99), max = latencies[latencies.length - 1]
 
@@ -490,7 +520,7 @@ async function main() {
     const { db } = database
     const counted = Number((await db.selectFrom('ballots').select((eb) => eb.fn.countAll<number>().as('n')).where('meetingId', '=', s.meetingId).where('channel', '=', 'electronic').executeTakeFirstOrThrow()).n)
     const versions = Number((await db.selectFrom('ballotVersions').select((eb) => eb.fn.countAll<number>().as('n')).where('meetingId', '=', s.meetingId).executeTakeFirstOrThrow()).n)
-    const mails = Number((await db.selectFrom('outbox').select((eb) => eb.fn.countAll<number>().as('n')).where('kind', '=', 'ballot-notice').executeTakeFirstOrThrow()).n)
+    const mails = (await mailCount()) - mailsBefore
 
     // Tally: close through the service (it computes the preliminary result), then time computeResult alone.
     const c0 = performance.now()
@@ -540,11 +570,11 @@ async function main() {
     }
     if (firstErrors.length) console.log(`  first errors:\n    ${firstErrors.join('\n    ')}`)
     if (cpuProfDir) console.log(`  CPU profile of the server: ${cpuProfDir}`)
-    if (non201 || counted !== s.voters.length || versions !== s.voters.length || tallied !== s.voters.length) process.exitCode = 1
+    if (non201 || counted !== s.voters.length || versions !== s.voters.length || mails !== s.voters.length || tallied !== s.voters.length) process.exitCode = 1
     console.log(JSON.stringify({
       bench: 'cast', ballots_per_s: round(ballotsPerS), raw_commits_per_s: round(raw.commitsPerS), ratio: round(ratio, 2),
       p50_ms: round(p50, 1), p99_ms: round(p99, 1), tally_ms: Math.round(tallyFirst), rss_mb: Math.round(rssMax),
-      tally_best_ms: Math.round(tallyBest), server_cpu_ms_per_ballot: round(serverCpuMs / ok, 3), pg_cpu_ms_per_ballot: round(pgCpuMs / ok, 3), non_201: non201, voters: s.voters.length, concurrency: CONCURRENCY, signed_in: signedIn,
+      tally_best_ms: Math.round(tallyBest), server_cpu_ms_per_ballot: round(serverCpuMs / ok, 3), pg_cpu_ms_per_ballot: round(pgCpuMs / ok, 3), non_201: non201, voters: s.voters.length, warmup_ballots: s.warmup ? Math.min(WARMUP, s.voters.length) : 0, concurrency: CONCURRENCY, signed_in: signedIn,
     }))
   } finally {
     process.off('SIGINT', onSignal)

@@ -51,7 +51,9 @@ if (!existsSync(CHROMIUM)) {
   page.setDefaultTimeout(20_000)
   const problems: string[] = []
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`))
-  page.on('console', (msg) => { if (msg.type() === 'error') problems.push(`console error: ${msg.text()}`) })
+  page.on('response', (res) => { if (res.status() >= 400) problems.push(`${res.status()} ${new URL(res.url()).pathname}`) })
+  // The browser's own /favicon.ico request (the app has no favicon) is not a page problem.
+  page.on('console', (msg) => { if (msg.type() === 'error' && !msg.location().url.endsWith('/favicon.ico')) problems.push(`console error: ${msg.text()} (${msg.location().url})`) })
 
   let step = 0
   const shot = async (name: string) => {
@@ -119,7 +121,7 @@ if (!existsSync(CHROMIUM)) {
     t.same(versions, [{ channel: 'electronic', castByUser: fx.a.users.owner }], 'cast by the owner\'s own account')
   })
 
-  t.test('no script errors in the pages', async (t) => {
+  t.test('no script errors or failed requests in the pages', async (t) => {
     t.same(problems, [])
     t.comment(`screenshots in ${ARTIFACTS}`)
   })
