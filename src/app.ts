@@ -28,6 +28,12 @@ import ledgerRoutes from './ledger/routes.js'
 import ledgerPages from './ledger/pages.js'
 import meetingPages from './meetings/pages.js'
 import ballotPages from './ballots/pages.js'
+import paperRoutes from './paper/routes.js'
+import paperPages from './paper/pages.js'
+import flagRoutes from './flags/routes.js'
+import flagPages from './flags/pages.js'
+import auditRoutes from './sampling/routes.js'
+import auditPages from './sampling/pages.js'
 
 export interface AppOptions {
   config: Config
@@ -83,6 +89,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(ledgerPages)
   await app.register(meetingPages)
   await app.register(ballotPages)
+  await app.register(paperRoutes)
+  await app.register(paperPages)
+  await app.register(flagRoutes)
+  await app.register(flagPages)
+  await app.register(auditRoutes)
+  await app.register(auditPages)
 
   await app.ready()
   return app

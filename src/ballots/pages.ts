@@ -10,6 +10,7 @@ import { actorOf } from '../core/context.js'
 import { Errors } from '../core/errors.js'
 import { maskName } from '../core/mask.js'
 import * as ballots from './service.js'
+import { castOriginOf } from '../flags/origin.js'
 import { validateChoices, type BallotItem } from './choices.js'
 import * as read from '../meetings/read.js'
 import { requireMeeting } from '../meetings/service.js'
@@ -130,9 +131,10 @@ const pages: FastifyPluginAsyncTypebox = async (app) => {
     if (!ctx.canSelf && ctx.proxies.length === 0) {
       return reply.code(ctx.mine.voter ? 200 : 403).viewAsync('ballots/cannot-vote', pageData(req, reply, { title: ctx.m.title, m: ctx.m, mine: ctx.mine }))
     }
-    // Prefill with the owner's counted ballot when re-voting is allowed.
+    // Prefill with the owner's counted ballot when re-voting is allowed — not when the form may
+    // also be for a principal, so no one's choices are carried into another's ballot by accident.
     let values = extra.values
-    if (!values && ctx.canSelf && ctx.mine.ballot) {
+    if (!values && ctx.canSelf && ctx.mine.ballot && ctx.proxies.length === 0) {
       values = {}
       for (const [id, c] of Object.entries(ctx.mine.ballot.choices as Record<string, unknown>)) values[fieldOf(id)] = typeof c === 'string' ? c : (c as { approve: string[] }).approve
     }
@@ -174,8 +176,8 @@ const pages: FastifyPluginAsyncTypebox = async (app) => {
     if (allErrors.length) return voteForm(req, reply, ctx, { status: 400, errors: allErrors, values, as: str(body.as) })
     const w = who as { as: string; proxyId?: string }
     try {
-      if (w.proxyId) await ballots.castByProxy(deps, actorOf(req), ctx.m.id, w.proxyId, raw)
-      else await ballots.castElectronic(deps, actorOf(req), ctx.m.id, raw)
+      if (w.proxyId) await ballots.castByProxy(deps, actorOf(req), ctx.m.id, w.proxyId, raw, castOriginOf(req))
+      else await ballots.castElectronic(deps, actorOf(req), ctx.m.id, raw, castOriginOf(req))
     } catch (err) {
       const fe = formErrorsOf(err)
       if (!fe) throw err
@@ -240,7 +242,7 @@ const pages: FastifyPluginAsyncTypebox = async (app) => {
       params: M,
       body: Type.Object({
         _csrf: Type.String({ maxLength: 200 }),
-        room: Type.Optional(Type.String({ maxLength: 50 })), serial: Type.Optional(Type.String({ maxLength: 60 })), collector: Type.Optional(Type.String({ maxLength: 60 })),
+        room: Type.Optional(Type.String({ maxLength: 50 })), serial: Type.Optional(Type.String({ maxLength: 60 })), code: Type.Optional(Type.String({ maxLength: 30 })), collector: Type.Optional(Type.String({ maxLength: 60 })),
         receivedDate: Type.Optional(Type.String({ maxLength: 20 })), receivedTime: Type.Optional(Type.String({ maxLength: 10 })),
         scan: Type.Optional(Type.Unknown()),
       }, { additionalProperties: false, patternProperties: ITEM_FIELDS }),
@@ -250,12 +252,13 @@ const pages: FastifyPluginAsyncTypebox = async (app) => {
     const m = await convenerMeeting(req, id)
     const body = req.body as Record<string, unknown>
     const items = await ballotItems(deps.db, m.id)
-    const v = { room: str(body.room), serial: str(body.serial), collector: str(body.collector), receivedDate: str(body.receivedDate), receivedTime: str(body.receivedTime) }
+    const v = { room: str(body.room), serial: str(body.serial), code: str(body.code), collector: str(body.collector), receivedDate: str(body.receivedDate), receivedTime: str(body.receivedTime) }
     const parsed = choicesFromForm(items, body, { paper: true })
     const values = { paper: { ...v, ...parsed.values } }
     const errors: FieldError[] = []
     if (!v.room) errors.push({ field: 'paper-room', message: '请填写表决票对应的房号' })
     if (!/^[0-9A-Za-z-]{1,50}$/.test(v.serial)) errors.push({ field: 'paper-serial', message: '请填写表决票编号（字母、数字或短横线）' })
+    if (!/^[0-9A-Za-z -]{1,20}$/.test(v.code)) errors.push({ field: 'paper-code', message: '请填写表决票上印的校验码（编号旁，10 位字母和数字）' })
     if (!v.collector || v.collector.length > 50) errors.push({ field: 'paper-collector', message: '请填写收票人姓名' })
     const receivedAt = chinaDateTime(v.receivedDate, v.receivedTime)
     if (!receivedAt) errors.push({ field: 'paper-receivedDate', message: '请填写正确的收票日期和时间' })
@@ -267,7 +270,7 @@ const pages: FastifyPluginAsyncTypebox = async (app) => {
     const unit = await resolveRoom(errors, 'paper-room', () => frozenUnitByRoom(deps.db, m.id, v.room, '表决票对应房屋'))
     if (errors.length || !unit) return renderManage(req, reply, id, { status: 400, errors, values })
     const r = await attempt(req, reply, id, 'paper-serial', values, () => ballots.enterPaperBallot(deps, actorOf(req), m.id, {
-      unitId: unit.unitId, serial: v.serial, collector: v.collector, receivedAt: receivedAt!, choices: parsed.raw,
+      unitId: unit.unitId, serial: v.serial, code: v.code, collector: v.collector, receivedAt: receivedAt!, choices: parsed.raw,
       scan: scanBuf ? { content: scanBuf, contentType: scanType! } : undefined,
     }))
     return r.reply ?? reply.redirect(`/meetings/${id}/manage?done=paper`, 303)

@@ -13,7 +13,7 @@ import { requireCompound } from '../registry/service.js'
 import * as meetings from './service.js'
 import * as read from './read.js'
 import { resultPdf } from './report.js'
-import { canManage, canSupervise, conveners, STATE_LABEL, RESULT_STATES, type Convener } from './policy.js'
+import { canManage, canSupervise, canSeeTurnout, conveners, STATE_LABEL, RESULT_STATES, type Convener } from './policy.js'
 import { addDays, earliestOpeningDate } from './deadlines.js'
 import { meetingSettingsOf } from './settings.js'
 import { lookupRoom, meetingProxies, ownerByRoom } from './presenters.js'
@@ -79,7 +79,9 @@ export async function renderManage(req: FastifyRequest, reply: FastifyReply, mee
   const { deps } = req.server
   const actor = actorOf(req)
   const p = actor.principal
-  if (!canManage(p) && !canSupervise(p)) throw new Errors.FORBIDDEN()
+  // The convener side acts here; the residents' committee and the district and city see it read-only.
+  if (!canSeeTurnout(p)) throw new Errors.FORBIDDEN()
+  const acts = canManage(p) || canSupervise(p)
   const m = await read.getMeeting(deps, actor, meetingId)
   const row = await meetings.requireMeeting(deps.db, actor, meetingId)
   const compound = await requireCompound(deps.db, actor, m.compoundId)
@@ -90,12 +92,12 @@ export async function renderManage(req: FastifyRequest, reply: FastifyReply, mee
     m.state === 'open' ? meetings.turnout(deps, actor, m.id) : null,
     frozen ? meetingProxies(deps, actor, m.id) : [],
     ['closed', 'preliminary', 'final', 'annulled'].includes(m.state) ? read.listDisputes(deps, actor, m.id) : [],
-    query.room ? lookupRoom(deps, actor, m.compoundId, query.room) : null,
+    query.room && acts ? lookupRoom(deps, actor, m.compoundId, query.room) : null,
   ])
   const candidates = m.items.flatMap((i) => i.candidates.map((c) => ({ ...c, itemTitle: i.title, checks: eligibilityLines(c.eligibility as Record<string, unknown> | undefined) })))
   return reply.code(extra.status ?? 200).viewAsync('meetings/manage', pageData(req, reply, {
     title: `管理会议：${m.title}`, m, compound, settings, now,
-    isManager: canManage(p), isSupervisor: canSupervise(p),
+    isManager: canManage(p), isSupervisor: canSupervise(p), acts,
     done: query.done ? DONE[query.done] : null, warn: query.warn === 'cap' ? '该代理人代理的业主人数已超过上限，已记录并报告街道办，请核实。' : null,
     room: query.room ?? '', lookup,
     topics: TOPICS, topicLabel: TOPIC_LABEL, nominatedBy: NOMINATED_BY,
@@ -199,10 +201,10 @@ const pages: FastifyPluginAsyncTypebox = async (app) => {
     const actor = actorOf(req)
     const m = await read.getMeeting(deps, actor, req.params.meetingId)
     const p = req.principal!
-    const staff = canManage(p) || canSupervise(p)
+    const staff = canSeeTurnout(p)
     const items = m.items.map((i) => ({ ...i, candidates: i.candidates.filter((c) => c.status === 'approved') }))
     return reply.viewAsync('meetings/notice', pageData(req, reply, {
-      title: m.title, m, items, isOwner: p.role === 'owner', staff,
+      title: m.title, m, items, isOwner: p.role === 'owner', staff, acts: canManage(p) || canSupervise(p),
       votingOpen: m.state === 'open' && deps.clock.now() < m.closesAt,
       hasResults: RESULT_STATES.includes(m.state) || (m.state === 'annulled' && Boolean(m.closedAt)),
       stateLabel: STATE_LABEL[m.state],

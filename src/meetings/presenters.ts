@@ -8,7 +8,7 @@ import { Errors } from '../core/errors.js'
 import { maskName } from '../core/mask.js'
 import { requireCompound } from '../registry/service.js'
 import { requireMeeting } from './service.js'
-import { canManage, canSupervise } from './policy.js'
+import { canManage, canSupervise, canSeeTurnout } from './policy.js'
 
 type Q = Db | Tx
 
@@ -78,9 +78,9 @@ export async function frozenUnitByRoom(db: Q, meetingId: string, typed: string, 
   return pickLabel(rows, typed, what)
 }
 
-/** Proxies registered for a meeting (convener side), names masked. */
+/** Proxies registered for a meeting (convener side and supervisors), names masked. */
 export async function meetingProxies(deps: Deps, actor: Actor, meetingId: string) {
-  if (!canManage(actor.principal) && !canSupervise(actor.principal)) throw new Errors.FORBIDDEN()
+  if (!canSeeTurnout(actor.principal)) throw new Errors.FORBIDDEN()
   const m = await requireMeeting(deps.db, actor, meetingId)
   const rows = await deps.db.selectFrom('proxies as p')
     .innerJoin('frozenHeads as h', (j) => j.onRef('h.meetingId', '=', 'p.meetingId').onRef('h.headKey', '=', 'p.principalHead'))

@@ -5,6 +5,11 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import type { Db } from '../db/database.js'
 import { writeAudit } from '../audit/log.js'
 
+/** A CSRF token for the sign-out form in the layout, when the CSRF plugin is ready. */
+const safeCsrf = (reply: FastifyReply) => {
+  try { return reply.generateCsrf() } catch { return '' }
+}
+
 export const isApi = (req: FastifyRequest) => req.url.startsWith('/api/') || req.url === '/api' || req.url.startsWith('/healthz')
 /** The raw URL or the matched route's path is an API one (the URL may be percent-encoded, e.g. /%61pi/me, and still match an API route). */
 export const isApiRoute = (req: FastifyRequest) => {
@@ -78,11 +83,11 @@ export default fp(async (app, opts: { db: Db }) => {
     if (status === 401 && req.method === 'GET') {
       return reply.redirect(`/login?next=${encodeURIComponent(req.url.split('?')[0])}`)
     }
-    return reply.code(status).viewAsync('errors/error', { title: '出错了', status, code, message, details, requestId: req.id, principal: req.principal })
+    return reply.code(status).viewAsync('errors/error', { title: '出错了', status, code, message, details, requestId: req.id, principal: req.principal, csrf: safeCsrf(reply) })
   })
 
   app.setNotFoundHandler(async (req, reply) => {
     if (isApi(req)) return reply.code(404).send({ error: 'NOT_FOUND', code: 'NOT_FOUND', message: '未找到该地址', requestId: req.id })
-    return reply.code(404).viewAsync('errors/error', { title: '页面不存在', status: 404, code: 'NOT_FOUND', message: '您访问的页面不存在', requestId: req.id, principal: req.principal })
+    return reply.code(404).viewAsync('errors/error', { title: '页面不存在', status: 404, code: 'NOT_FOUND', message: '您访问的页面不存在', requestId: req.id, principal: req.principal, csrf: safeCsrf(reply) })
   })
 }, { name: 'errors' })

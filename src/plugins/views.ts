@@ -26,6 +26,8 @@ export const viewHelpers = {
   num: (n: number) => n.toLocaleString('zh-CN'),
   /** '2026年11月26日 14:05' (Asia/Shanghai) */
   dateTime: formatDateTimeZh,
+  /** the last day of a period that ends at a midnight (e.g. the challenge window): '2026年12月16日' */
+  lastDay: (end: Date | string) => formatDateZh(new Date(new Date(end).getTime() - 1)),
   stateLabel: (s: keyof typeof STATE_LABEL) => STATE_LABEL[s] ?? s,
   topicLabel: (t: keyof typeof TOPIC_LABEL) => TOPIC_LABEL[t] ?? t,
   channelLabel: (c: string) => CHANNEL_LABEL[c as keyof typeof CHANNEL_LABEL] ?? c,

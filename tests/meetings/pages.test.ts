@@ -7,6 +7,8 @@ import type { LightMyRequestResponse } from 'fastify'
 import { makeApp, seedFixture, csrfFrom, testClock } from '../helpers/app.js'
 import { pageSignIn, freshIp } from '../helpers/signin.js'
 import { routeTable } from '../helpers/routes.js'
+import { issueBatch } from '../../src/paper/service.js'
+import type { Actor } from '../../src/core/context.js'
 
 const DAY = 24 * 3600_000
 const clock = testClock(new Date('2026-11-26T02:00:00Z')) // 10:00 in China
@@ -252,28 +254,34 @@ t.test('the owner votes: errors, check your answers, confirm, record', async (t)
 })
 
 t.test('paper ballot and proxy registration on the manage page; the agent votes', async (t) => {
-  const noSerial = await postMultipart(committee, manage(), `/meetings/${meetingId}/paper-ballots`, { room: '商01', serial: '', collector: '王收票', receivedDate: '2026-12-13', receivedTime: '09:30', [`i_${itemRules}`]: 'yes', [`i_${itemFund}`]: 'invalid' })
+  // The printed ballot for the shop is issued first (serial + check code), as on the paper page.
+  const u = await db.selectFrom('users').select(['id', 'role', 'compoundId', 'ownerId']).where('id', '=', fx.a.users.committee!).executeTakeFirstOrThrow()
+  const actor: Actor = { principal: { userId: u.id, role: u.role, displayName: 'x', compoundId: u.compoundId, ownerId: u.ownerId, jurisdictionId: null, scopeLevel: null, jti: '00000000-0000-0000-0000-000000000000', exp: 0 }, requestId: 'test', ip: '127.0.0.1' }
+  const shop = await db.selectFrom('frozenUnits').select('unitId').where('meetingId', '=', meetingId).where('label', '=', '2号楼商01').executeTakeFirstOrThrow()
+  const issued = (await issueBatch(app.deps, actor, meetingId, { label: '王收票', kind: 'collector', unitIds: [shop.unitId] })).ballots[0]
+  const base = { room: '商01', serial: issued.serial, code: issued.code, collector: '王收票', receivedDate: '2026-12-13', receivedTime: '09:30' }
+
+  const noSerial = await postMultipart(committee, manage(), `/meetings/${meetingId}/paper-ballots`, { ...base, serial: '', [`i_${itemRules}`]: 'yes', [`i_${itemFund}`]: 'invalid' })
   t.equal(noSerial.statusCode, 400)
   t.match(noSerial.body, 'href="#paper-serial"')
-  const both = await postMultipart(committee, manage(), `/meetings/${meetingId}/paper-ballots`, [['room', '商01'], ['serial', 'P-0009'], ['collector', '王收票'], ['receivedDate', '2026-12-13'], ['receivedTime', '09:30'], [`i_${itemRules}`, 'yes'], [`i_${itemFund}`, 'no'], [`i_${itemElect}`, candQian], [`i_${itemElect}`, 'invalid']])
+  const both = await postMultipart(committee, manage(), `/meetings/${meetingId}/paper-ballots`, [...Object.entries(base), [`i_${itemRules}`, 'yes'], [`i_${itemFund}`, 'no'], [`i_${itemElect}`, candQian], [`i_${itemElect}`, 'invalid']])
   t.equal(both.statusCode, 400)
   t.match(both.body, `href="#paper-i_${itemElect}"`, 'an election item marked spoiled cannot also approve a candidate')
+  const badCode = await postMultipart(committee, manage(), `/meetings/${meetingId}/paper-ballots`, { ...base, code: 'AAAAA-AAAAA', [`i_${itemRules}`]: 'yes', [`i_${itemFund}`]: 'invalid', [`i_${itemElect}`]: candQian })
+  t.ok(badCode.statusCode >= 400 && badCode.statusCode < 500, `a wrong check code is refused (${badCode.statusCode})`)
+  t.match(badCode.body, 'error-summary')
 
   const paper = await postMultipart(committee, manage(), `/meetings/${meetingId}/paper-ballots`, {
-    room: '商01', serial: 'P-0001', collector: '王收票', receivedDate: '2026-12-13', receivedTime: '09:30',
-    [`i_${itemRules}`]: 'yes', [`i_${itemFund}`]: 'invalid', [`i_${itemElect}`]: candQian,
+    ...base, [`i_${itemRules}`]: 'yes', [`i_${itemFund}`]: 'invalid', [`i_${itemElect}`]: candQian,
   }, { name: 'scan', filename: 'p1.pdf', type: 'application/pdf', content: Buffer.from('%PDF-1.4 ballot scan') })
   t.equal(paper.statusCode, 303, paper.body.slice(0, 400))
   t.equal(redirectOf(paper), `${manage()}?done=paper`)
   const v = await db.selectFrom('ballotVersions').select(['channel', 'paperSerial', 'collector', 'scanSha256']).where('meetingId', '=', meetingId).where('channel', '=', 'paper').executeTakeFirstOrThrow()
-  t.equal(v.paperSerial, 'P-0001')
+  t.equal(v.paperSerial, issued.serial)
   t.ok(v.scanSha256, 'scan stored')
-  const reused = await postMultipart(committee, manage(), `/meetings/${meetingId}/paper-ballots`, {
-    room: '商01', serial: 'P-0001', collector: '王收票', receivedDate: '2026-12-13', receivedTime: '09:30',
-    [`i_${itemRules}`]: 'yes', [`i_${itemFund}`]: 'yes', [`i_${itemElect}`]: candQian,
-  })
-  t.equal(reused.statusCode, 409)
-  t.match(reused.body, '该表决票编号已录入过')
+  const reused = await postMultipart(committee, manage(), `/meetings/${meetingId}/paper-ballots`, { ...base, [`i_${itemRules}`]: 'yes', [`i_${itemFund}`]: 'yes', [`i_${itemElect}`]: candQian })
+  t.equal(reused.statusCode, 409, 'a serial cannot be entered twice')
+  t.match(reused.body, 'error-summary')
 
   const noScan = await postMultipart(committee, manage(), `/meetings/${meetingId}/proxies`, { principalRoom: '1号楼2单元201', agentRoom: '1号楼1单元101', scope: '本次会议全部事项', validFrom: '2026-12-13', validTo: '2026-12-20' })
   t.equal(noScan.statusCode, 400)
@@ -383,7 +391,7 @@ t.test('the street office: monitor, annulment of another meeting', async (t) => 
   const byCommittee = await post(committee, om, `/meetings/${other}/annul`, { reason: '召集程序不符合规定', confirm: 'yes' })
   t.equal(byCommittee.statusCode, 403, 'only the street office annuls')
   const annulled = await post(street, om, `/meetings/${other}/annul`, { reason: '召集程序不符合规定', confirm: 'yes' })
-  t.equal(annulled.statusCode, 303, /<p class="lead">[^<]*/.exec(annulled.body)?.[0])
+  t.equal(annulled.statusCode, 303, /<p class="lead">[^<]*/.exec(annulled.body)?.[0] ?? '')
   t.equal((await db.selectFrom('meetings').select('state').where('id', '=', other).executeTakeFirstOrThrow()).state, 'annulled')
   const page = await get(street, `/meetings/${other}/manage`)
   t.equal(page.statusCode, 200, 'the manage page renders for an annulled meeting')
@@ -396,8 +404,14 @@ t.test('every POST page route of meetings and ballots refuses a missing CSRF tok
     disputeId: (await db.selectFrom('disputes').select('id').executeTakeFirstOrThrow()).id,
     proxyId: (await db.selectFrom('proxies').select('id').executeTakeFirstOrThrow()).id,
   }
-  const mine = routeTable(app).filter((r) => r.method === 'POST' && !r.url.startsWith('/api/') && (r.url.startsWith('/meetings/') || r.url.startsWith('/compounds/:compoundId/meetings')))
-  t.ok(mine.length >= 15, `${mine.length} POST page routes`)
+  const OURS = [
+    '/compounds/:compoundId/meetings/new', '/meetings/:meetingId/items', '/meetings/:meetingId/items/:itemId/candidates', '/meetings/:meetingId/candidates/:candidateId/review',
+    '/meetings/:meetingId/notice', '/meetings/:meetingId/open', '/meetings/:meetingId/close', '/meetings/:meetingId/finalize', '/meetings/:meetingId/annul',
+    '/meetings/:meetingId/disputes', '/meetings/:meetingId/disputes/:disputeId/resolve', '/meetings/:meetingId/vote', '/meetings/:meetingId/vote/confirm',
+    '/meetings/:meetingId/paper-ballots', '/meetings/:meetingId/proxies', '/meetings/:meetingId/proxies/:proxyId/revoke',
+  ]
+  const mine = routeTable(app).filter((r) => r.method === 'POST' && OURS.includes(r.url))
+  t.equal(mine.length, OURS.length, 'every POST route of the meeting and ballot pages is in the table')
   for (const r of mine) {
     const url = r.url.replace(/:(\w+)/g, (_, n: string) => ids[n])
     for (const cookie of [committee, street, owner]) {
@@ -405,4 +419,14 @@ t.test('every POST page route of meetings and ballots refuses a missing CSRF tok
       t.equal(res.statusCode, 403, `${r.key} without a CSRF token`)
     }
   }
+})
+
+t.test('the residents\' committee sees the manage page read-only', async (t) => {
+  const residents = await pageSignIn(app, fx.a.phones.residents!)
+  const page = await get(residents, manage())
+  t.equal(page.statusCode, 200)
+  t.match(page.body, '会议进展（只读）')
+  t.notMatch(page.body, '<form method="post" action="/meetings/', 'no action forms')
+  const mon = await get(residents, '/monitor')
+  t.equal(mon.statusCode, 200)
 })
