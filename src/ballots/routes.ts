@@ -4,6 +4,7 @@ import Type from 'typebox'
 import { errors, IdParams, Id } from '../core/schemas.js'
 import { actorOf } from '../core/context.js'
 import * as ballots from './service.js'
+import { castOriginOf } from '../flags/origin.js'
 import { CastBody, ProxyCastBody, PaperBody, ProxyBody, ReasonBody, Receipt, AnyObject, Obj } from '../meetings/schemas.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
@@ -12,10 +13,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   const tags = ['ballots']
 
   app.post('/api/meetings/:meetingId/ballot', { ...auth, schema: { tags, summary: '业主网络投票（截止前可改票时，以最后一次为准）', params: IdParams('meetingId'), body: CastBody, response: { 201: Receipt, ...errors(400, 401, 403, 404, 409) } } },
-    async (req, reply) => reply.code(201).send(await ballots.castElectronic(deps, actorOf(req), req.params.meetingId, req.body.choices)))
+    async (req, reply) => reply.code(201).send(await ballots.castElectronic(deps, actorOf(req), req.params.meetingId, req.body.choices, castOriginOf(req))))
 
   app.post('/api/meetings/:meetingId/proxy-ballot', { ...auth, schema: { tags, summary: '代理人凭有效委托代为投票', params: IdParams('meetingId'), body: ProxyCastBody, response: { 201: Receipt, ...errors(400, 401, 403, 404, 409) } } },
-    async (req, reply) => reply.code(201).send(await ballots.castByProxy(deps, actorOf(req), req.params.meetingId, req.body.proxyId, req.body.choices)))
+    async (req, reply) => reply.code(201).send(await ballots.castByProxy(deps, actorOf(req), req.params.meetingId, req.body.proxyId, req.body.choices, castOriginOf(req))))
 
   app.post('/api/meetings/:meetingId/paper-ballots', { ...auth, schema: { tags, summary: '录入纸质表决票（编号与校验码、收票人、收票时间，可附扫描件；编号未发放、校验码不符、房屋不符或重复使用的拒绝并记录）', params: IdParams('meetingId'), body: PaperBody, response: { 201: Receipt, ...errors(400, 401, 403, 404, 409) } } },
     async (req, reply) => {

@@ -18,6 +18,7 @@ import { ballotItems, logEvent } from '../meetings/queries.js'
 import { validateChoices, type Choices } from './choices.js'
 import { appendLedger, type LedgerReceipt } from '../ledger/ledger.js'
 import { checkIssuedBallot, rethrowRecordingRejection } from '../paper/check.js'
+import { recordCastOrigin, rethrowLateAttempt, type CastOrigin } from '../flags/origin.js'
 
 export const CHANNEL_LABEL: Record<Channel, string> = { electronic: '网络投票', paper: '纸质表决票', proxy: '委托代理投票' }
 
@@ -32,6 +33,8 @@ interface CastInput {
   castBy: string
   proxyId?: string
   paper?: { serial: string; collector: string; receivedAt: Date; scanSha256: string | null }
+  /** client address and user agent of an electronic or proxy cast (kept as cast_origins, for the anomaly detectors) */
+  origin?: { ip: string; userAgent?: string | null }
 }
 
 /**
@@ -85,6 +88,7 @@ async function record(trx: Tx, deps: Deps, m: { id: string; compoundId: string; 
     proxyId: input.proxyId ?? null, paperSerial: input.paper?.serial ?? null, collector: input.paper?.collector ?? null,
     receivedAt: input.paper?.receivedAt ?? null, scanSha256: input.paper?.scanSha256 ?? null, castAt: now,
   }).execute()
+  if (input.origin && input.channel !== 'paper') await recordCastOrigin(trx, deps, { compoundId: m.compoundId, meetingId: m.id, headKey: input.headKey, version: row.version, channel: input.channel, ip: input.origin.ip, userAgent: input.origin.userAgent, userId: input.castBy, at: now })
   const receipt = await appendLedger(trx, deps, {
     compoundId: m.compoundId, meetingId: m.id, kind: 'ballot_cast', headKey: input.headKey, receipt: true,
     body: {
@@ -121,15 +125,15 @@ async function headOfOwner(trx: Tx, meetingId: string, ownerId: string | null) {
   return head
 }
 
-export async function castElectronic(deps: Deps, actor: Actor, meetingId: string, rawChoices: unknown): Promise<CastReceipt> {
+export async function castElectronic(deps: Deps, actor: Actor, meetingId: string, rawChoices: unknown, origin: CastOrigin = {}): Promise<CastReceipt> {
   if (actor.principal.role !== 'owner') throw new Errors.NOT_A_VOTER('只有业主本人可以网络投票')
   const now = deps.clock.now()
   const receipt = await deps.db.transaction().execute(async (trx) => {
     const m = await openMeetingForCast(trx, actor, meetingId, now)
     const head = await headOfOwner(trx, m.id, actor.principal.ownerId)
     const choices = validateChoices(await ballotItems(trx, m.id), rawChoices, { paper: false })
-    return record(trx, deps, m, { channel: 'electronic', headKey: head.headKey, contact: head, choices, castBy: actor.principal.userId })
-  })
+    return record(trx, deps, m, { channel: 'electronic', headKey: head.headKey, contact: head, choices, castBy: actor.principal.userId, origin: { ip: actor.ip, userAgent: origin.userAgent } })
+  }).catch(rethrowLateAttempt(deps, actor, meetingId, { channel: 'electronic', ownerId: actor.principal.ownerId }))
   deps.kickOutbox?.()
   return receipt
 }
@@ -158,7 +162,7 @@ export async function enterPaperBallot(deps: Deps, actor: Actor, meetingId: stri
       await trx.insertInto('ballotScans').values({ sha256: scanSha256, compoundId: m.compoundId, content: input.scan.content, contentType: input.scan.contentType }).onConflict((oc) => oc.column('sha256').doNothing()).execute()
     }
     return record(trx, deps, m, { channel: 'paper', headKey: unit.headKey, choices, castBy: actor.principal.userId, paper: { serial: issued.serial, collector: input.collector, receivedAt: input.receivedAt, scanSha256 } })
-  }).catch(rethrowRecordingRejection(deps, actor))
+  }).catch(rethrowRecordingRejection(deps, actor)).catch(rethrowLateAttempt(deps, actor, meetingId, { channel: 'paper', unitId: input.unitId }))
   deps.kickOutbox?.()
   return receipt
 }
@@ -209,7 +213,7 @@ export async function revokeProxy(deps: Deps, actor: Actor, meetingId: string, p
 }
 
 /** The agent votes for a principal under an active proxy valid today. */
-export async function castByProxy(deps: Deps, actor: Actor, meetingId: string, proxyId: string, rawChoices: unknown): Promise<CastReceipt> {
+export async function castByProxy(deps: Deps, actor: Actor, meetingId: string, proxyId: string, rawChoices: unknown, origin: CastOrigin = {}): Promise<CastReceipt> {
   if (actor.principal.role !== 'owner' || !actor.principal.ownerId) throw new Errors.PROXY_INVALID('只有登记的代理人可以代为投票')
   const now = deps.clock.now()
   const receipt = await deps.db.transaction().execute(async (trx) => {
@@ -220,8 +224,8 @@ export async function castByProxy(deps: Deps, actor: Actor, meetingId: string, p
       throw new Errors.PROXY_INVALID('您没有该业主有效的书面委托，不能代为投票')
     }
     const choices = validateChoices(await ballotItems(trx, m.id), rawChoices, { paper: false })
-    return record(trx, deps, m, { channel: 'proxy', headKey: p.principalHead, choices, castBy: actor.principal.userId, proxyId: p.id })
-  })
+    return record(trx, deps, m, { channel: 'proxy', headKey: p.principalHead, choices, castBy: actor.principal.userId, proxyId: p.id, origin: { ip: actor.ip, userAgent: origin.userAgent } })
+  }).catch(rethrowLateAttempt(deps, actor, meetingId, { channel: 'proxy', proxyId }))
   deps.kickOutbox?.()
   return receipt
 }
@@ -233,14 +237,17 @@ export async function myBallot(deps: Deps, actor: Actor, meetingId: string) {
   if (!ownerId) throw new Errors.NOT_A_VOTER('只有业主可以查看本人的表决记录')
   const head = await deps.db.selectFrom('frozenHeads').select(['headKey', 'areaCenti', 'units']).where('meetingId', '=', m.id).where('ownerId', '=', ownerId).executeTakeFirst()
   if (!head) return { meetingId: m.id, state: m.state, voter: false as const, units: [], ballot: null, versions: [], proxies: [] }
-  const [units, ballot, versions, proxies] = await Promise.all([
+  const [units, ballot, versions, proxies, receipts] = await Promise.all([
     deps.db.selectFrom('frozenUnits').select(['label', 'areaCenti']).where('meetingId', '=', m.id).where('headKey', '=', head.headKey).orderBy('label').execute(),
     deps.db.selectFrom('ballots').select(['version', 'channel', 'choices', 'castAt']).where('meetingId', '=', m.id).where('headKey', '=', head.headKey).executeTakeFirst(),
     deps.db.selectFrom('ballotVersions').select(['version', 'kind', 'channel', 'castAt', 'paperSerial', 'collector', 'receivedAt', 'note']).where('meetingId', '=', m.id).where('headKey', '=', head.headKey).orderBy('version').execute(),
     deps.db.selectFrom('proxies as p').innerJoin('owners as o', 'o.id', 'p.agentOwnerId').select(['p.id', 'p.status', 'p.scope', 'p.validFrom', 'p.validTo', 'o.name as agentName', 'o.kind as agentKind'])
       .where('p.meetingId', '=', m.id).where('p.principalHead', '=', head.headKey).execute(),
+    // The receipt of each ballot cast in the owner's name, newest first, to check on /verify.
+    deps.db.selectFrom('ledgerEntries').select(['receiptCode', 'leafHash', 'createdAt']).where('meetingId', '=', m.id).where('headKey', '=', head.headKey)
+      .where('kind', '=', 'ballot_cast').orderBy('id', 'desc').execute(),
   ])
-  return { meetingId: m.id, state: m.state, voter: true as const, areaCenti: head.areaCenti, units, ballot: ballot ?? null, versions, proxies }
+  return { meetingId: m.id, state: m.state, voter: true as const, areaCenti: head.areaCenti, units, ballot: ballot ?? null, versions, proxies, receipts }
 }
 
 /** Proxies the signed-in owner holds as agent in this meeting. */

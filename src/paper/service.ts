@@ -39,7 +39,7 @@ function requireManager(actor: Actor) {
 }
 
 /** The units ballots are issued for: the frozen roll once voting is open, the current roll (as the freeze would count it) before. */
-async function unitsOnRoll(trx: Tx, m: { id: string; compoundId: string; frozenAt: Date | null; settings: Record<string, unknown> }): Promise<Array<{ unitId: string; label: string }>> {
+async function unitsOnRoll(trx: Deps['db'] | Tx, m: { id: string; compoundId: string; frozenAt: Date | null; settings: Record<string, unknown> }): Promise<Array<{ unitId: string; label: string }>> {
   if (m.frozenAt) {
     return (await trx.selectFrom('frozenUnits').select(['unitId', 'label']).where('meetingId', '=', m.id).execute()).sort(byLabel)
   }
@@ -47,6 +47,13 @@ async function unitsOnRoll(trx: Tx, m: { id: string; compoundId: string; frozenA
   const counted = new Set((await rollEntries(trx, m.compoundId)).filter((e) => countsForVote(e.kind, settings) && e.voterId).map((e) => e.unitId))
   const labels = await trx.selectFrom('units as u').innerJoin('buildings as b', 'b.id', 'u.buildingId').select(['u.id', 'b.name', 'u.entrance', 'u.room']).where('u.compoundId', '=', m.compoundId).execute()
   return labels.filter((u) => counted.has(u.id)).map((u) => ({ unitId: u.id, label: `${u.name}${u.entrance}${u.room}` })).sort(byLabel)
+}
+
+/** The units ballots can be issued for now (the page's room lookup). */
+export async function rollUnits(deps: Deps, actor: Actor, meetingId: string) {
+  requireManager(actor)
+  const m = await requireMeeting(deps.db, actor, meetingId)
+  return unitsOnRoll(deps.db, m)
 }
 
 /** Issued ballots of a meeting not yet returned (neither entered nor recorded as spoiled). */
@@ -104,6 +111,9 @@ export async function issueBatch(deps: Deps, actor: Actor, meetingId: string, in
   })
 }
 
+/** Batches in the order they were issued: by their first serial (serials are sequential per meeting). */
+const batchOrder = sql`(select min(p.seq) from paper_ballots p where p.batch_id = b.id)`
+
 /** The batches of a meeting with how many ballots each holds and their serial range. */
 export async function listBatches(deps: Deps, actor: Actor, meetingId: string) {
   requireReader(actor)
@@ -112,10 +122,10 @@ export async function listBatches(deps: Deps, actor: Actor, meetingId: string) {
     .select(['b.id', 'b.label', 'b.kind', 'b.issuedAt', 'u.displayName as issuedByName'])
     .select((eb) => [
       eb.selectFrom('paperBallots as p').select(eb.fn.countAll<number>().as('n')).whereRef('p.batchId', '=', 'b.id').as('issued'),
-      eb.selectFrom('paperBallots as p').select(eb.fn.min('p.serial').as('s')).whereRef('p.batchId', '=', 'b.id').as('firstSerial'),
-      eb.selectFrom('paperBallots as p').select(eb.fn.max('p.serial').as('s')).whereRef('p.batchId', '=', 'b.id').as('lastSerial'),
+      eb.selectFrom('paperBallots as p').select((e) => e.fn.min('p.serial').as('s')).whereRef('p.batchId', '=', 'b.id').as('firstSerial'),
+      eb.selectFrom('paperBallots as p').select((e) => e.fn.max('p.serial').as('s')).whereRef('p.batchId', '=', 'b.id').as('lastSerial'),
     ])
-    .where('b.meetingId', '=', m.id).orderBy('b.issuedAt').orderBy('b.id').execute()
+    .where('b.meetingId', '=', m.id).orderBy(batchOrder).execute()
   return rows.map((r) => ({ id: r.id, label: r.label, kind: r.kind, issuedAt: r.issuedAt, issuedByName: r.issuedByName ?? '', issued: Number(r.issued ?? 0), firstSerial: r.firstSerial ?? null, lastSerial: r.lastSerial ?? null }))
 }
 
@@ -191,7 +201,7 @@ export async function reconciliation(deps: Deps, actor: Actor, meetingId: string
   requireReader(actor)
   const m = await requireMeeting(deps.db, actor, meetingId)
   const [batches, ballots, rejections, unissued] = await Promise.all([
-    deps.db.selectFrom('paperBatches').select(['id', 'label', 'kind', 'issuedAt']).where('meetingId', '=', m.id).orderBy('issuedAt').orderBy('id').execute(),
+    deps.db.selectFrom('paperBatches as b').select(['b.id', 'b.label', 'b.kind', 'b.issuedAt']).where('b.meetingId', '=', m.id).orderBy(batchOrder).execute(),
     deps.db.selectFrom('paperBallots as p').select(['p.batchId', 'p.serial'])
       .select((eb) => [
         eb.exists(eb.selectFrom('ballotVersions as v').select('v.id').whereRef('v.meetingId', '=', 'p.meetingId').whereRef('v.paperSerial', '=', 'p.serial')).as('entered'),

@@ -69,10 +69,15 @@ t.test('open, then ballots on every channel', async (t) => {
   t.equal(vote.status, 201, JSON.stringify(vote.body))
   const units = await db.selectFrom('frozenUnits').select(['unitId', 'label', 'headKey']).where('meetingId', '=', meetingId).execute()
   const shop = units.find((u) => u.label.includes('商01'))!
-  const paper = await api(committee, 'POST', `/api/meetings/${meetingId}/paper-ballots`, { unitId: shop.unitId, serial: 'P-0001', collector: '王收票', receivedAt: clock.now().toISOString(), choices: { [item1]: 'yes', [item2]: 'yes', [item3]: { approve: [cand.body.id] } } })
+  const issued = await api(committee, 'POST', `/api/meetings/${meetingId}/paper-batches`, { label: '王收票', kind: 'collector', unitIds: [shop.unitId] })
+  t.equal(issued.status, 201, JSON.stringify(issued.body))
+  const printed = issued.body.ballots[0]
+  const paper = await api(committee, 'POST', `/api/meetings/${meetingId}/paper-ballots`, { unitId: shop.unitId, serial: printed.serial, code: printed.code, collector: '王收票', receivedAt: clock.now().toISOString(), choices: { [item1]: 'yes', [item2]: 'yes', [item3]: { approve: [cand.body.id] } } })
   t.equal(paper.status, 201, JSON.stringify(paper.body))
-  const reused = await api(committee, 'POST', `/api/meetings/${meetingId}/paper-ballots`, { unitId: shop.unitId, serial: 'P-0001', collector: '王收票', receivedAt: clock.now().toISOString(), choices: { [item1]: 'yes', [item2]: 'yes', [item3]: { approve: [] } } })
+  const reused = await api(committee, 'POST', `/api/meetings/${meetingId}/paper-ballots`, { unitId: shop.unitId, serial: printed.serial, code: printed.code, collector: '王收票', receivedAt: clock.now().toISOString(), choices: { [item1]: 'yes', [item2]: 'yes', [item3]: { approve: [] } } })
   t.equal(reused.status, 409, 'a serial cannot be used twice')
+  const madeUp = await api(committee, 'POST', `/api/meetings/${meetingId}/paper-ballots`, { unitId: shop.unitId, serial: 'P00099', code: printed.code, collector: '王收票', receivedAt: clock.now().toISOString(), choices: { [item1]: 'yes', [item2]: 'yes', [item3]: { approve: [] } } })
+  t.equal(madeUp.status, 409, 'a serial never issued is refused')
 
   const proxy = await api(committee, 'POST', `/api/meetings/${meetingId}/proxies`, { principalOwnerId: byName('A赵六'), agentOwnerId: byName('A张三'), scope: '本次会议全部事项', validFrom: '2026-12-13', validTo: '2026-12-20', scanBase64: Buffer.from('%PDF-1.4 signed').toString('base64'), scanType: 'application/pdf' })
   t.equal(proxy.status, 201, JSON.stringify(proxy.body))
