@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import type { AddressInfo } from 'node:net'
 import { makeApp, seedFixture, testClock, PASSWORD } from '../helpers/app.js'
 import { makeMeeting } from '../helpers/meeting.js'
+import { integrate } from '../../src/ledger/integrate.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test-artifacts', 'browser')
@@ -119,6 +120,27 @@ if (!existsSync(CHROMIUM)) {
     t.same(b?.choices, { [rules.id]: 'yes', [fund.id]: 'no', [election.id]: { approve: [election.candidates[0].id, election.candidates[1].id].sort() } })
     const versions = await ta.database.db.selectFrom('ballotVersions').select(['channel', 'castByUser']).where('meetingId', '=', m.id).where('headKey', '=', headKey).execute()
     t.same(versions, [{ channel: 'electronic', castByUser: fx.a.users.owner }], 'cast by the owner\'s own account')
+  })
+
+  t.test('the receipt verifies on the public page; one character changed does not', async (t) => {
+    const code = (await page.textContent('#receipt-code'))?.trim() ?? ''
+    t.match(code, /^[0-9A-Z]{5}-[0-9A-Z]{5}$/, 'the recorded-ballot page shows the receipt code')
+    await integrate(ta.app.deps, m.id) // the integrator's tick: the ballot gets its place under a signed checkpoint
+    // A visitor (signed out) checks it.
+    await page.context().clearCookies()
+    await page.goto(`${base}/verify`)
+    await page.fill('#receipt', code)
+    await Promise.all([page.waitForURL(/\/verify\?receipt=/), page.click('form.verify-form button[type=submit]')])
+    t.equal(await page.getAttribute('#verify-result', 'data-status'), 'verified')
+    t.match(await page.textContent('#verify-result'), '核验通过')
+    await fitsPhone(t, 'verification page')
+    await shot('receipt-verified')
+    const last = code[code.length - 1]
+    const changed = code.slice(0, -1) + (last === 'A' ? 'B' : 'A')
+    await page.fill('#receipt', changed)
+    await Promise.all([page.waitForURL(/\/verify\?receipt=/), page.click('form.verify-form button[type=submit]')])
+    t.equal(await page.getAttribute('#verify-result', 'data-status'), 'not_found')
+    await shot('receipt-changed')
   })
 
   t.test('no script errors or failed requests in the pages', async (t) => {
