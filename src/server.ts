@@ -10,6 +10,7 @@ import { startDispatcher } from './notifications/dispatcher.js'
 import { systemClock } from './core/clock.js'
 import { isEmpty, seedDemo, DEMO_PASSWORD } from './demo/seed.js'
 import { startMeetingJobs } from './meetings/jobs.js'
+import { startFlagJobs } from './flags/detect.js'
 import { startIntegrator } from './ledger/integrate.js'
 
 const started = Date.now()
@@ -43,6 +44,7 @@ const dispatcher = config.outboxIntervalMs > 0
 const app = await buildApp({ config, db: database.db, dbKind: database.kind, clock: systemClock, kickOutbox: dispatcher ? () => dispatcher.kick() : undefined })
 
 const jobs = startMeetingJobs(app.deps, 30_000, app.log)
+const flagJobs = startFlagJobs(app.deps, 60_000, app.log)
 const integrator = startIntegrator(app.deps, 1000, app.log)
 
 let demo: Awaited<ReturnType<typeof seedDemo>> | null = null
@@ -66,6 +68,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     stopping = true
     await app.close().catch(() => {})
     await jobs.stop().catch(() => {})
+    await flagJobs.stop().catch(() => {})
     await integrator.stop().catch(() => {})
     await dispatcher?.stop().catch(() => {})
     transport.close?.()
