@@ -1,6 +1,7 @@
 // One Kysely instance over PostgreSQL (pg) or embedded PGlite; the same SQL runs on both.
 import { CamelCasePlugin, Kysely, PGliteDialect, PostgresDialect, type Transaction } from 'kysely'
 import pg from 'pg'
+import { createHash } from 'node:crypto'
 import { PGlite } from '@electric-sql/pglite'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
@@ -28,9 +29,33 @@ export function kyselyFor(dialect: PostgresDialect | PGliteDialect): Db {
   return new Kysely<DB>({ dialect, plugins: [new CamelCasePlugin()] })
 }
 
+/** Named (prepared) statements per connection at most; beyond that, queries are sent unnamed. */
+const MAX_PREPARED = 2000
+
+/**
+ * Parameterised queries become named prepared statements (name = hash of the text), so PostgreSQL
+ * parses and plans each distinct statement once per connection instead of on every call.
+ */
+function preparePerConnection(client: pg.PoolClient) {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown
+  let prepared = 0
+  ;(client as { query: unknown }).query = (text: unknown, values?: unknown, cb?: unknown) => {
+    if (typeof text === 'string' && Array.isArray(values) && values.length > 0) {
+      const name = `gz_${createHash('sha1').update(text).digest('base64url')}`
+      const known = (client as unknown as { connection: { parsedStatements: Record<string, unknown> } }).connection.parsedStatements[name] !== undefined
+      if (known || prepared < MAX_PREPARED) {
+        if (!known) prepared++
+        return query({ name, text, values }, cb)
+      }
+    }
+    return query(text, values, cb)
+  }
+}
+
 export function openPostgres(url: string, max = 20): Database {
   const pool = new pg.Pool({ connectionString: url, max, application_name: 'gongzhi' })
   pool.on('error', () => { /* a broken idle client is dropped; the next query reconnects */ })
+  pool.on('connect', preparePerConnection)
   const db = kyselyFor(new PostgresDialect({ pool }))
   return { db, kind: 'postgres', close: () => db.destroy() }
 }
