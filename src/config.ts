@@ -32,6 +32,8 @@ export const ConfigSchema = Type.Object({
   secureCookies: Type.Boolean(),
   /** Ed25519 ledger signing key, base64 PKCS#8 DER; empty → generated into dataDir (development). */
   ledgerKey: Type.Optional(Type.String({ minLength: 40 })),
+  /** Requests a minute one address may make to the public verification pages and API. */
+  publicRateLimit: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
   /** Largest request body in bytes (roll imports included). */
   bodyLimit: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024 }),
 })
@@ -57,6 +59,7 @@ const ENV: Array<[string, keyof Config, 'string' | 'int' | 'bool']> = [
   ['SECURE_COOKIES', 'secureCookies', 'bool'],
   ['BODY_LIMIT', 'bodyLimit', 'int'],
   ['LEDGER_SIGNING_KEY', 'ledgerKey', 'string'],
+  ['PUBLIC_RATE_LIMIT', 'publicRateLimit', 'int'],
 ]
 export const CONFIG_ENV = ENV
 
@@ -77,6 +80,7 @@ export const defaults = (): Omit<Config, 'secret'> => ({
   logLevel: 'info',
   secureCookies: false,
   bodyLimit: 5 * 1024 * 1024,
+  publicRateLimit: 120,
 })
 
 function parseValue(name: string, text: string, kind: 'string' | 'int' | 'bool'): unknown {

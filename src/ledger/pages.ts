@@ -17,7 +17,7 @@ const KIND_LABEL: Record<string, string> = {
 
 const pages: FastifyPluginAsyncTypebox = async (app) => {
   const { deps } = app
-  const publicLimit = { rateLimit: { max: 120, timeWindow: 60_000, keyGenerator: (req: { ip: string }) => `verify:${req.ip}` } }
+  const publicLimit = { rateLimit: { max: deps.config.publicRateLimit, timeWindow: 60_000, keyGenerator: (req: { ip: string }) => `verify:${req.ip}` } }
 
   app.get('/verify', { config: publicLimit, schema: { querystring: Type.Object({ receipt: Type.Optional(Type.String({ maxLength: 80 })) }, { additionalProperties: false }) } }, async (req, reply) => {
     const receipt = (req.query.receipt ?? '').trim()

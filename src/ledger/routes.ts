@@ -15,7 +15,7 @@ const CheckpointSchema = Obj({ id: Type.Integer(), treeSize: Type.Integer(), roo
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { deps } = app
   const tags = ['ledger']
-  const publicLimit = { rateLimit: { max: 120, timeWindow: 60_000, keyGenerator: (req: { ip: string }) => `verify:${req.ip}` } }
+  const publicLimit = { rateLimit: { max: deps.config.publicRateLimit, timeWindow: 60_000, keyGenerator: (req: { ip: string }) => `verify:${req.ip}` } }
 
   app.get('/api/verify', {
     config: publicLimit,
