@@ -5,7 +5,7 @@ import {
   findForbiddenChar, isValidIdNumber, normalizeEmail, normalizePhone, normalizeText,
 } from '../../src/roll/normalize.js'
 
-const sample = (name: string) => readFileSync(new URL(`../../../shared/samples/${name}`, import.meta.url))
+const sample = (name: string) => readFileSync(new URL(`../../demo-data/${name}`, import.meta.url))
 const utf8 = (lines: string[], eol = '\n') => Buffer.from(lines.join(eol) + eol, 'utf-8')
 const linesOf = (problems: RollProblem[]) => [...new Set(problems.map((p) => p.line))]
 
