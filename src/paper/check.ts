@@ -5,7 +5,7 @@
 // then recordPaperRejection writes the refusal to paper_rejections in a transaction of its own.
 import type { Actor, Deps } from '../core/context.js'
 import type { Tx } from '../db/database.js'
-import type { PaperRejectionReason } from '../db/schema.js'
+import type { PaperRejectionReason, PaperRejectionsTable } from '../db/schema.js'
 import { Errors, withDetails } from '../core/errors.js'
 import { logEvent } from '../meetings/queries.js'
 import { codeMatches, normalizeSerial } from './codes.js'
@@ -22,16 +22,8 @@ export const REJECTION_LABEL: Record<PaperRejectionReason, string> = {
   not_issued: '编号未发放', bad_code: '校验码不符', wrong_unit: '房屋与编号不符', already_entered: '编号重复录入', already_spoiled: '编号已登记为废票',
 }
 
-interface RejectionRecord {
-  compoundId: string
-  meetingId: string
-  action: 'enter' | 'spoil'
-  serial: string
-  reason: PaperRejectionReason
-  unitId: string | null
-  batchId: string | null
-  collector: string | null
-}
+/** What a refused entry records (the rest of the row — who and when — is added when it is written). */
+type RejectionRecord = Pick<PaperRejectionsTable, 'compoundId' | 'meetingId' | 'action' | 'serial' | 'reason' | 'unitId' | 'batchId' | 'collector'>
 
 const RECORD = Symbol('paperRejection')
 
