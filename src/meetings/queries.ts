@@ -1,5 +1,6 @@
 // Meeting queries. Loading a meeting always goes through the actor's reach (its compound).
 import type { Db, Tx } from '../db/database.js'
+import type { MeetingState } from '../db/schema.js'
 import type { Principal } from '../auth/principal.js'
 import { compoundInScope } from '../registry/policy.js'
 import type { BallotItem } from '../ballots/choices.js'
@@ -30,4 +31,27 @@ export async function ballotItems(db: Q, meetingId: string): Promise<Array<Ballo
 
 export async function logEvent(db: Q, e: { compoundId: string; meetingId: string; actorUserId: string | null; kind: string; detail?: Record<string, unknown> }) {
   await db.insertInto('meetingEvents').values({ compoundId: e.compoundId, meetingId: e.meetingId, actorUserId: e.actorUserId, kind: e.kind, detail: JSON.stringify(e.detail ?? {}) }).execute()
+}
+
+/** Counted ballots by channel (heads and their area) for several meetings in one query. */
+export async function ballotCounts(db: Q, meetingIds: string[]) {
+  if (meetingIds.length === 0) return []
+  const rows = await db.selectFrom('ballots as b').innerJoin('frozenHeads as h', (j) => j.onRef('h.meetingId', '=', 'b.meetingId').onRef('h.headKey', '=', 'b.headKey'))
+    .select(['b.meetingId', 'b.channel', (eb) => eb.fn.countAll<number>().as('heads'), (eb) => eb.fn.sum<number>('h.areaCenti').as('area')])
+    .where('b.meetingId', 'in', meetingIds).groupBy(['b.meetingId', 'b.channel']).execute()
+  return rows.map((r) => ({ meetingId: r.meetingId, channel: r.channel, heads: Number(r.heads), area: Number(r.area) }))
+}
+
+/** Participation against the quorum from the frozen totals and the counts: never per-option figures. */
+export function turnoutFigures(m: { state: MeetingState; frozenAt: Date | null; totalAreaCenti: number | null; totalHeads: number | null }, counts: Array<{ channel: 'electronic' | 'paper' | 'proxy'; heads: number; area: number }>) {
+  const byChannel = { electronic: 0, paper: 0, proxy: 0 }
+  if (!m.frozenAt) return { state: m.state, totalAreaCenti: 0, totalHeads: 0, participatingAreaCenti: 0, participatingHeads: 0, quorumAreaCenti: 0, quorumHeads: 0, byChannel }
+  let heads = 0, area = 0
+  for (const c of counts) { byChannel[c.channel] = c.heads; heads += c.heads; area += c.area }
+  const totalArea = Number(m.totalAreaCenti), totalHeads = Number(m.totalHeads)
+  return {
+    state: m.state, totalAreaCenti: totalArea, totalHeads, participatingAreaCenti: area, participatingHeads: heads,
+    // 2/3 rounded up: the smallest figure that meets the quorum
+    quorumAreaCenti: Math.floor((totalArea * 2 + 2) / 3), quorumHeads: Math.floor((totalHeads * 2 + 2) / 3), byChannel,
+  }
 }

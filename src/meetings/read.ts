@@ -6,7 +6,8 @@ import { Errors } from '../core/errors.js'
 import { maskName } from '../core/mask.js'
 import { requireCompound } from '../registry/service.js'
 import { compoundInScope } from '../registry/policy.js'
-import { requireMeeting, turnout } from './service.js'
+import { requireMeeting } from './service.js'
+import { ballotCounts, turnoutFigures } from './queries.js'
 import { canManage, canSupervise, RESULT_STATES } from './policy.js'
 import { categoryOf, TOPIC_LABEL, type Topic } from '../tally/tally.js'
 import type { MeetingResult } from './results.js'
@@ -80,16 +81,17 @@ export async function listDisputes(deps: Deps, actor: Actor, meetingId: string) 
 export async function monitor(deps: Deps, actor: Actor) {
   if (!['street', 'residents', 'district', 'city'].includes(actor.principal.role)) throw new Errors.FORBIDDEN()
   const meetings = await deps.db.selectFrom('meetings as m').innerJoin('compounds as c', 'c.id', 'm.compoundId').where(compoundInScope(actor.principal, 'c'))
-    .select(['m.id', 'm.title', 'm.state', 'm.opensAt', 'm.closesAt', 'm.challengeEndsAt', 'c.id as compoundId', 'c.name as compoundName'])
+    .select(['m.id', 'm.title', 'm.state', 'm.opensAt', 'm.closesAt', 'm.challengeEndsAt', 'm.frozenAt', 'm.totalAreaCenti', 'm.totalHeads', 'c.id as compoundId', 'c.name as compoundName'])
     .select((eb) => [
       eb.selectFrom('disputes as d').select(eb.fn.countAll<number>().as('n')).whereRef('d.meetingId', '=', 'm.id').where('d.status', '=', 'open').as('openDisputes'),
       eb.selectFrom('candidates as k').select(eb.fn.countAll<number>().as('n')).whereRef('k.meetingId', '=', 'm.id').where('k.status', '=', 'pending').as('pendingCandidates'),
     ])
     .where('m.state', 'in', ['draft', 'noticed', 'open', 'preliminary'])
     .orderBy('m.closesAt').limit(200).execute()
-  const out = []
-  for (const m of meetings) {
-    out.push({ ...m, openDisputes: Number(m.openDisputes ?? 0), pendingCandidates: Number(m.pendingCandidates ?? 0), turnout: m.state === 'open' ? await turnout(deps, actor, m.id) : null })
-  }
-  return out
+  // One grouped query for the turnout of every open meeting (not one per meeting).
+  const counts = await ballotCounts(deps.db, meetings.filter((m) => m.state === 'open').map((m) => m.id))
+  return meetings.map(({ frozenAt, totalAreaCenti, totalHeads, ...m }) => ({
+    ...m, openDisputes: Number(m.openDisputes ?? 0), pendingCandidates: Number(m.pendingCandidates ?? 0),
+    turnout: m.state === 'open' ? turnoutFigures({ state: m.state, frozenAt, totalAreaCenti, totalHeads }, counts.filter((c) => c.meetingId === m.id)) : null,
+  }))
 }

@@ -16,7 +16,7 @@ import { categoryOf, type Topic } from '../tally/tally.js'
 import { formatDateZh } from '../core/format.js'
 import { challengeEndsAt, earliestOpeningDate, noticePeriodMet } from './deadlines.js'
 import { canManage, canSupervise, conveners, requireState, type Convener } from './policy.js'
-import { ballotItems, logEvent, meetingInScope } from './queries.js'
+import { ballotCounts, ballotItems, logEvent, meetingInScope, turnoutFigures } from './queries.js'
 import { computeResult } from './results.js'
 import { appendLedger } from '../ledger/ledger.js'
 import { integrateInTx } from '../ledger/integrate.js'
@@ -368,17 +368,6 @@ export async function annulMeeting(deps: Deps, actor: Actor, meetingId: string, 
 export async function turnout(deps: Deps, actor: Actor, meetingId: string) {
   const m = await requireMeeting(deps.db, actor, meetingId)
   if (!['committee', 'street', 'residents', 'district', 'city'].includes(actor.principal.role)) throw new Errors.FORBIDDEN()
-  if (!m.frozenAt) return { state: m.state, totalAreaCenti: 0, totalHeads: 0, participatingAreaCenti: 0, participatingHeads: 0, quorumAreaCenti: 0, quorumHeads: 0, byChannel: { electronic: 0, paper: 0, proxy: 0 } }
-  const rows = await deps.db.selectFrom('ballots as b').innerJoin('frozenHeads as h', (j) => j.onRef('h.meetingId', '=', 'b.meetingId').onRef('h.headKey', '=', 'b.headKey'))
-    .select(['b.channel', (eb) => eb.fn.countAll<number>().as('heads'), (eb) => eb.fn.sum<number>('h.areaCenti').as('area')])
-    .where('b.meetingId', '=', m.id).groupBy('b.channel').execute()
-  const byChannel = { electronic: 0, paper: 0, proxy: 0 }
-  let heads = 0, area = 0
-  for (const r of rows) { byChannel[r.channel] = Number(r.heads); heads += Number(r.heads); area += Number(r.area) }
-  return {
-    state: m.state, totalAreaCenti: m.totalAreaCenti!, totalHeads: m.totalHeads!, participatingAreaCenti: area, participatingHeads: heads,
-    // 2/3 rounded up: the smallest figure that meets the quorum
-    quorumAreaCenti: Math.floor((m.totalAreaCenti! * 2 + 2) / 3), quorumHeads: Math.floor((m.totalHeads! * 2 + 2) / 3), byChannel,
-  }
+  return turnoutFigures(m, await ballotCounts(deps.db, [m.id]))
 }
 

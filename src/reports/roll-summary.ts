@@ -2,9 +2,8 @@
 // Personal data must arrive already masked: this module prints what it is given.
 import { formatAreaGrouped, formatDateZh } from '../core/format.js'
 import { createPdf } from './pdf.js'
-
-export type UnitKind = 'residence' | 'commercial' | 'parking' | 'other'
-export type AreaSource = 'register' | 'survey' | 'contract'
+import type { AreaSource, UnitKind } from '../db/schema.js'
+import { KIND_LABEL, SOURCE_LABEL } from '../roll/totals.js'
 
 export interface RollSummaryPdfInput {
   compoundName: string
@@ -29,19 +28,6 @@ export interface RollSummaryPdfInput {
     /** already masked by caller, e.g. '张*明、李*' */
     ownersMasked: string
   }>
-}
-
-export const UNIT_KIND_ZH: Record<UnitKind, string> = {
-  residence: '住宅',
-  commercial: '商业',
-  parking: '车位',
-  other: '其他',
-}
-
-export const AREA_SOURCE_ZH: Record<AreaSource, string> = {
-  register: '不动产登记',
-  survey: '实测',
-  contract: '合同',
 }
 
 const KIND_ORDER: UnitKind[] = ['residence', 'commercial', 'parking', 'other']
@@ -75,7 +61,7 @@ export async function renderRollSummaryPdf(input: RollSummaryPdfInput): Promise<
         { header: '套数', width: 100, align: 'right' },
         { header: '面积(㎡)', width: 140, align: 'right' },
       ],
-      byKind.map((k) => [k.kind === 'parking' && !totals.parkingCounts ? `${UNIT_KIND_ZH[k.kind]}（不计入表决）` : UNIT_KIND_ZH[k.kind], k.units.toLocaleString('en-US'), formatAreaGrouped(k.areaCenti)]),
+      byKind.map((k) => [k.kind === 'parking' && !totals.parkingCounts ? `${KIND_LABEL[k.kind]}（不计入表决）` : KIND_LABEL[k.kind], k.units.toLocaleString('en-US'), formatAreaGrouped(k.areaCenti)]),
       { fontSize: 9.5, zebra: false },
     )
   }
@@ -101,9 +87,9 @@ export async function renderRollSummaryPdf(input: RollSummaryPdfInput): Promise<
       u.building,
       u.entrance,
       u.room,
-      UNIT_KIND_ZH[u.kind],
+      KIND_LABEL[u.kind],
       formatAreaGrouped(u.areaCenti),
-      AREA_SOURCE_ZH[u.areaSource],
+      SOURCE_LABEL[u.areaSource],
       u.ownersMasked,
     ]),
   )
