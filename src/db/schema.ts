@@ -380,8 +380,8 @@ export interface AuditsTable {
   createdBy: string
   createdAt: Timestamp
 }
-export interface AuditRoundsTable { auditId: string; round: number; flipShare: number | null; flip: Json<unknown>; baseTarget: number; riskyTarget: number; reason: string; createdBy: string; createdAt: Timestamp }
-export interface AuditDrawsTable { auditId: string; seq: number; round: number; kind: 'base' | 'risky'; frameIndex: number; unitId: string; headKey: string; label: string; drawnAt: Timestamp }
+export interface AuditRoundsTable { auditId: string; compoundId: string; round: number; flipShare: number | null; flip: Json<unknown>; baseTarget: number; riskyTarget: number; reason: string; createdBy: string; createdAt: Timestamp }
+export interface AuditDrawsTable { auditId: string; compoundId: string; seq: number; round: number; kind: 'base' | 'risky'; frameIndex: number; unitId: string; headKey: string; label: string; drawnAt: Timestamp }
 export interface AuditCallbacksTable { id: Generated<number>; auditId: string; compoundId: string; meetingId: string; headKey: string; unitId: string; outcome: CallbackOutcome; note: Generated<string>; recordedBy: string; recordedAt: Timestamp }
 
 export interface DB {

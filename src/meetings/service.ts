@@ -21,6 +21,8 @@ import { computeResult } from './results.js'
 import { appendLedger } from '../ledger/ledger.js'
 import { integrateInTx } from '../ledger/integrate.js'
 import { detectMeeting, hasOpenFlag } from '../flags/detect.js'
+import { crashPoint } from '../core/crash.js'
+import { pendingCallbacks } from '../sampling/pending.js'
 
 /**
  * Load a meeting the actor may see (else 404 and a logged denial), optionally locking it:
@@ -34,6 +36,14 @@ export async function requireMeeting(db: Deps['db'] | Tx, actor: Actor, meetingI
   if (!m) throw withDenial(new Errors.NOT_FOUND('会议'), { action: 'meeting.access', target: `meeting:${meetingId}` })
   return m
 }
+
+/** requireMeeting (same scope check and logged denial, no lock) that also reads the compound's name, in one query: for pages. */
+export async function requireMeetingNamed(db: Deps['db'] | Tx, actor: Actor, meetingId: string) {
+  const m = await meetingInScope(db, actor.principal).selectAll('m').select('c.name as compoundName').where('m.id', '=', meetingId).executeTakeFirst()
+  if (!m) throw withDenial(new Errors.NOT_FOUND('会议'), { action: 'meeting.access', target: `meeting:${meetingId}` })
+  return m
+}
+export type NamedMeetingRow = Awaited<ReturnType<typeof requireMeetingNamed>>
 
 function requireManager(actor: Actor) {
   if (!canManage(actor.principal)) throw new Errors.FORBIDDEN()
@@ -232,7 +242,7 @@ export async function closeVoting(deps: Deps, actor: Actor | null, meetingId: st
       : await trx.selectFrom('meetings').selectAll().where('id', '=', meetingId).forUpdate().executeTakeFirstOrThrow()
     requireState(m.state, ['open'], '会议不在投票中')
     return closeLocked(trx, deps, actor, m)
-  })
+  }).then((out) => { crashPoint('close.committed', meetingId); return out })
 }
 
 export async function closeLocked(trx: Tx, deps: Deps, actor: Actor | null, m: { id: string; compoundId: string; settings: Record<string, unknown> }) {
@@ -241,15 +251,18 @@ export async function closeLocked(trx: Tx, deps: Deps, actor: Actor | null, m: {
   await trx.updateTable('meetings').set({ state: 'closed', closedAt: now }).where('id', '=', m.id).execute()
   await logEvent(trx, { compoundId: m.compoundId, meetingId: m.id, actorUserId: actor?.principal.userId ?? null, kind: 'voting.closed' })
   await appendLedger(trx, deps, { compoundId: m.compoundId, meetingId: m.id, kind: 'voting_closed', body: {} })
+  crashPoint('close.closed', m.id)
   const data = await computeResult(trx, m.id)
   await appendLedger(trx, deps, { compoundId: m.compoundId, meetingId: m.id, kind: 'result_computed', body: { stage: 'preliminary', result: data } })
   await trx.insertInto('results').values({ compoundId: m.compoundId, meetingId: m.id, kind: 'preliminary', computedAt: now, data: JSON.stringify(data) })
     .onConflict((oc) => oc.columns(['meetingId', 'kind']).doUpdateSet({ computedAt: now, data: JSON.stringify(data) })).execute()
+  crashPoint('close.tallied', m.id)
   const ends = challengeEndsAt(now, settings.challengeDays)
   await trx.updateTable('meetings').set({ state: 'preliminary', challengeEndsAt: ends }).where('id', '=', m.id).execute()
   await logEvent(trx, { compoundId: m.compoundId, meetingId: m.id, actorUserId: actor?.principal.userId ?? null, kind: 'result.preliminary', detail: { challengeEndsAt: ends.toISOString() } })
   // The checkpoint at close covers every ballot and the preliminary result.
   await integrateInTx(trx, deps, m.id, { checkpoint: true, final: true })
+  crashPoint('close.checkpointed', m.id)
   return { id: m.id, state: 'preliminary' as MeetingState, challengeEndsAt: ends }
 }
 
@@ -327,6 +340,7 @@ export async function finalizeResult(deps: Deps, actor: Actor, meetingId: string
   if (!canManage(actor.principal)) throw new Errors.FORBIDDEN()
   // The anomaly detectors run first, in their own transaction, so a flag they raise stays raised when this refuses.
   await detectMeeting(deps, meetingId)
+  crashPoint('finalize.detected', meetingId)
   const out = await deps.db.transaction().execute(async (trx) => {
     const m = await requireMeeting(trx, actor, meetingId, true)
     requireState(m.state, ['preliminary'], '只有初步结果可以确定为最终结果')
@@ -335,10 +349,14 @@ export async function finalizeResult(deps: Deps, actor: Actor, meetingId: string
     const open = await trx.selectFrom('disputes').select('id').where('meetingId', '=', m.id).where('status', '=', 'open').executeTakeFirst()
     if (open) throw new Errors.INVALID_STATE('还有异议未处理，不能确定最终结果')
     if (await hasOpenFlag(trx, m.id)) throw new Errors.INVALID_STATE('还有异常标记待街道办处理，街道办作出处理决定前不能确定最终结果')
+    const pending = await pendingCallbacks(trx, m.id)
+    if (pending > 0) throw new Errors.INVALID_STATE(`抽样回访核查尚未完成：还有 ${pending} 户待回访，街道办记录全部回访结果后才能确定最终结果`)
     const data = await computeResult(trx, m.id)
     await trx.insertInto('results').values({ compoundId: m.compoundId, meetingId: m.id, kind: 'final', computedAt: now, data: JSON.stringify(data) }).execute()
     await appendLedger(trx, deps, { compoundId: m.compoundId, meetingId: m.id, kind: 'result_computed', body: { stage: 'final', result: data } })
+    crashPoint('finalize.tallied', m.id)
     await integrateInTx(trx, deps, m.id, { checkpoint: true, final: true })
+    crashPoint('finalize.checkpointed', m.id)
     await trx.updateTable('meetings').set({ state: 'final', finalizedAt: now }).where('id', '=', m.id).execute()
     await transition(trx, actor, m, 'result.final')
     const compound = await trx.selectFrom('compounds').select('name').where('id', '=', m.compoundId).executeTakeFirstOrThrow()
@@ -347,6 +365,7 @@ export async function finalizeResult(deps: Deps, actor: Actor, meetingId: string
     }
     return { id: m.id, state: 'final' as MeetingState }
   })
+  crashPoint('finalize.committed', meetingId)
   deps.kickOutbox?.()
   return out
 }

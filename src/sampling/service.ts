@@ -85,8 +85,8 @@ export async function startAudit(deps: Deps, actor: Actor, meetingId: string, ra
     const flip = await flipNow(trx, m.id)
     const base = Math.min(frame.length, baseFor(s.auditAlpha, flip.f))
     const round: RoundTarget = { baseTarget: base, riskyTarget: riskyTarget(base, frame.filter((e) => e.risky).length, frame.length, s.auditOversample) }
-    await trx.insertInto('auditRounds').values({ auditId: audit.id, round: 1, flipShare: flip.f, flip: JSON.stringify(flip), ...round, reason: '首轮抽样', createdBy: actor.principal.userId, createdAt: now }).execute()
-    await insertDraws(trx, audit.id, seed, frame, [round], now)
+    await trx.insertInto('auditRounds').values({ auditId: audit.id, compoundId: m.compoundId, round: 1, flipShare: flip.f, flip: JSON.stringify(flip), ...round, reason: '首轮抽样', createdBy: actor.principal.userId, createdAt: now }).execute()
+    await insertDraws(trx, m.compoundId, audit.id, seed, frame, [round], now)
     await logEvent(trx, { compoundId: m.compoundId, meetingId: m.id, actorUserId: actor.principal.userId, kind: 'audit.started', detail: { auditId: audit.id, frame: frame.length, base: round.baseTarget, risky: round.riskyTarget, f: flip.f } })
     return audit.id
   })
@@ -94,7 +94,7 @@ export async function startAudit(deps: Deps, actor: Actor, meetingId: string, ra
 }
 
 /** Draw the whole sequence for the rounds and insert the draws not yet stored (the stored ones must be its prefix). */
-async function insertDraws(trx: Tx, auditId: string, seed: string, frame: FrameEntry[], rounds: RoundTarget[], at: Date): Promise<FrameEntry[]> {
+async function insertDraws(trx: Tx, compoundId: string, auditId: string, seed: string, frame: FrameEntry[], rounds: RoundTarget[], at: Date): Promise<FrameEntry[]> {
   const draws = drawSample(seed, frame, rounds)
   const stored = await trx.selectFrom('auditDraws').select(['seq', 'frameIndex']).where('auditId', '=', auditId).orderBy('seq').execute()
   stored.forEach((d, i) => {
@@ -104,7 +104,7 @@ async function insertDraws(trx: Tx, auditId: string, seed: string, frame: FrameE
   if (added.length) {
     await trx.insertInto('auditDraws').values(added.map((d) => {
       const e = frame[d.frameIndex]
-      return { auditId, seq: d.seq, round: d.round, kind: d.kind, frameIndex: d.frameIndex, unitId: e.unitId, headKey: e.headKey, label: e.label, drawnAt: at }
+      return { auditId, compoundId, seq: d.seq, round: d.round, kind: d.kind, frameIndex: d.frameIndex, unitId: e.unitId, headKey: e.headKey, label: e.label, drawnAt: at }
     })).execute()
   }
   return added.map((d) => frame[d.frameIndex])
@@ -158,8 +158,8 @@ export async function recordCallback(deps: Deps, actor: Actor, auditId: string, 
       round = prev.round + 1
       const changed = changedItems(before, after)
       const reason = `${draw.label} 业主否认投票：该票已作废并重新计票${changed.length ? `，${changed.join('；')}` : '，各事项结果未变'}；扩大抽样`
-      await trx.insertInto('auditRounds').values({ auditId: a.id, round, flipShare: flip.f, flip: JSON.stringify(flip), ...next, reason, createdBy: actor.principal.userId, createdAt: now }).execute()
-      added = await insertDraws(trx, a.id, a.seed, frame, [...rounds.map((r) => ({ baseTarget: r.baseTarget, riskyTarget: r.riskyTarget })), next], now)
+      await trx.insertInto('auditRounds').values({ auditId: a.id, compoundId: a.compoundId, round, flipShare: flip.f, flip: JSON.stringify(flip), ...next, reason, createdBy: actor.principal.userId, createdAt: now }).execute()
+      added = await insertDraws(trx, a.compoundId, a.id, a.seed, frame, [...rounds.map((r) => ({ baseTarget: r.baseTarget, riskyTarget: r.riskyTarget })), next], now)
     }
     await logEvent(trx, { compoundId: m.compoundId, meetingId: m.id, actorUserId: actor.principal.userId, kind: 'audit.callback', detail: { auditId: a.id, callbackId: Number(cb.id), outcome: input.outcome, invalidated, round } })
     const { n } = await trx.selectFrom('auditDraws').select((eb) => eb.fn.countAll<number>().as('n')).where('auditId', '=', a.id).executeTakeFirstOrThrow()

@@ -224,3 +224,33 @@ t.test('the same seed on the same frame draws the same sample in another meeting
   const firstRound = first.sample.filter((s: any) => s.round === 1).map((s: any) => s.label)
   t.same(a2.body.sample.map((s: any) => s.label), firstRound, 'same seed, same frame, same sizes → same rooms')
 })
+
+t.test('the final result waits until every sampled unit has a recorded call-back', async (t) => {
+  const m3 = await makeMeeting(ta, fx, { state: 'open', items: [{ kind: 'resolution', topic: 'management_rules', title: '修订管理规约' }], title: '第三次会议' })
+  for (let i = 0; i < N; i++) {
+    ta.clock.advance(60_000)
+    await vote(m3, extra[i], i < YES ? 'yes' : 'no', PAPER(i) ? 'paper' : 'electronic')
+  }
+  ta.clock.advance(60_000)
+  await meetings.closeVoting(ta.app.deps, await actorFor(ta, fx.a.users.committee!), m3.id)
+  const a3 = await api(street, 'POST', `/api/meetings/${m3.id}/audits`, { seed: '6-6-1-2' })
+  t.equal(a3.status, 201)
+  ta.clock.advance(10 * 86_400_000) // past the challenge window
+  // Flags the detectors raise are decided first, so only the audit can hold the result back.
+  for (const f of await db.selectFrom('flags').select('id').where('meetingId', '=', m3.id).where('status', '=', 'open').execute()) {
+    t.equal((await api(street, 'POST', `/api/flags/${f.id}/decide`, { decision: 'dismissed', reason: '核实无异常' })).status, 200)
+  }
+  const sample = a3.body.sample as Array<{ unitId: string }>
+  t.ok(sample.length > 1)
+  for (const s of sample.slice(0, -1)) t.equal((await api(street, 'POST', `/api/audits/${a3.body.id}/callbacks`, { unitId: s.unitId, outcome: 'confirmed' })).status, 201)
+  const refused = await api(committee, 'POST', `/api/meetings/${m3.id}/finalize`)
+  t.equal(refused.status, 409)
+  t.match(refused.body.message, '还有 1 户待回访')
+  t.equal((await db.selectFrom('results').select('kind').where('meetingId', '=', m3.id).where('kind', '=', 'final').execute()).length, 0, 'no final result')
+  t.equal((await db.selectFrom('meetings').select('state').where('id', '=', m3.id).executeTakeFirstOrThrow()).state, 'preliminary')
+  // An unreachable owner counts as called back (the report says so).
+  t.equal((await api(street, 'POST', `/api/audits/${a3.body.id}/callbacks`, { unitId: sample[sample.length - 1].unitId, outcome: 'unreachable', note: '三次无人接听' })).status, 201)
+  const done = await api(committee, 'POST', `/api/meetings/${m3.id}/finalize`)
+  t.equal(done.status, 200, JSON.stringify(done.body))
+  t.equal(done.body.state, 'final')
+})
