@@ -117,6 +117,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     out[key] = parseValue(name, raw, kind)
   }
   if (env.PORT && !env.PUBLIC_URL) out.publicUrl = `http://${out.host}:${out.port}`
+  // Served over https (behind a TLS proxy): Secure cookies and HSTS unless SECURE_COOKIES says otherwise.
+  if ((env.SECURE_COOKIES === undefined || env.SECURE_COOKIES === '') && /^https:\/\//i.test(String(out.publicUrl))) out.secureCookies = true
   out.dataDir = resolve(String(out.dataDir))
   if (out.secret === undefined) {
     if (env.NODE_ENV === 'production') throw new ConfigError('invalid configuration: APP_SECRET is required in production')
