@@ -13,7 +13,7 @@ import * as ballots from './service.js'
 import { castOriginOf } from '../flags/origin.js'
 import { validateChoices, type BallotItem } from './choices.js'
 import * as read from '../meetings/read.js'
-import { requireMeeting } from '../meetings/service.js'
+import { requireMeeting, requireMeetingNamed } from '../meetings/service.js'
 import { meetingSettingsOf } from '../meetings/settings.js'
 import { ballotItems } from '../meetings/queries.js'
 import { canManage } from '../meetings/policy.js'
@@ -100,15 +100,28 @@ const pages: FastifyPluginAsyncTypebox = async (app) => {
   const csrf = { preValidation: app.csrfProtection }
   const M = IdParams('meetingId')
 
-  /** Everything the ballot pages need: the notice, the ballot items, the owner's record, the proxies held as agent. */
-  async function ballotContext(req: FastifyRequest, meetingId: string) {
+  /**
+   * Everything the ballot pages need: the notice, the owner's counted ballot, the proxies held as agent,
+   * and (forms that are submitted: withBallotItems) the ballot items the choices are checked against.
+   * The meeting is loaded once through the actor's scope (requireMeetingNamed) and passed on.
+   */
+  async function ballotContext(req: FastifyRequest, meetingId: string, withBallotItems = false) {
     const actor = actorOf(req)
     if (req.principal!.role !== 'owner') throw new Errors.NOT_A_VOTER('请使用业主账号登录后投票')
-    const m = await read.getMeeting(deps, actor, meetingId)
-    const row = await requireMeeting(deps.db, actor, meetingId)
-    const open = m.state === 'open' && deps.clock.now() < m.closesAt
+    const row = await requireMeetingNamed(deps.db, actor, meetingId)
+    const open = row.state === 'open' && deps.clock.now() < row.closesAt
+    // In parallel; an error is reported in this order (the notice's own checks first), as if run one by one.
+    const settled = await Promise.allSettled([
+      read.getMeeting(deps, actor, meetingId, row),
+      ballots.myCountedBallot(deps, actor, row),
+      open ? ballots.proxiesHeld(deps, actor, row) : Promise.resolve([]),
+      withBallotItems ? ballotItems(deps.db, row.id) : Promise.resolve([]),
+    ] as const)
+    for (const r of settled) if (r.status === 'rejected') throw r.reason
+    const [m, mine, held, bItems] = settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
+      Awaited<ReturnType<typeof read.getMeeting>>, Awaited<ReturnType<typeof ballots.myCountedBallot>>, Awaited<ReturnType<typeof ballots.proxiesHeld>>, Awaited<ReturnType<typeof ballotItems>>,
+    ]
     const items = m.items.map((i) => ({ ...i, candidates: i.candidates.filter((c) => c.status === 'approved') }))
-    const [mine, held, bItems] = await Promise.all([ballots.myBallot(deps, actor, m.id), open ? ballots.myProxies(deps, actor, m.id) : [], ballotItems(deps.db, m.id)])
     const proxies = held.map((p) => ({ id: p.id, name: maskName(p.principalName, p.principalKind), units: p.units, scope: p.scope, validTo: p.validTo }))
     const revoteAllowed = meetingSettingsOf(row.settings).revoteAllowed
     const canSelf = mine.voter && (!mine.ballot || revoteAllowed)
@@ -151,7 +164,7 @@ const pages: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.post('/meetings/:meetingId/vote', { ...auth, ...csrf, schema: { params: M, body: VoteBody } }, async (req, reply) => {
-    const ctx = await ballotContext(req, req.params.meetingId)
+    const ctx = await ballotContext(req, req.params.meetingId, true)
     if (!ctx.open) return notOpen(req, reply, ctx)
     const body = req.body as Record<string, unknown>
     const { values, errors } = choicesFromForm(ctx.bItems, body, { paper: false })
@@ -167,7 +180,7 @@ const pages: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.post('/meetings/:meetingId/vote/confirm', { ...auth, ...csrf, schema: { params: M, body: VoteBody } }, async (req, reply) => {
-    const ctx = await ballotContext(req, req.params.meetingId)
+    const ctx = await ballotContext(req, req.params.meetingId, true)
     if (!ctx.open) return notOpen(req, reply, ctx)
     const body = req.body as Record<string, unknown>
     const { raw, values, errors } = choicesFromForm(ctx.bItems, body, { paper: false })
@@ -190,10 +203,11 @@ const pages: FastifyPluginAsyncTypebox = async (app) => {
     ...auth, schema: { params: M, querystring: Type.Object({ cast: Type.Optional(Type.Enum(['1', 'proxy'])) }, { additionalProperties: false }) },
   }, async (req, reply) => {
     const actor = actorOf(req)
-    const m = await read.getMeeting(deps, actor, req.params.meetingId)
-    const mine = await ballots.myBallot(deps, actor, m.id)
+    const row = await requireMeetingNamed(deps.db, actor, req.params.meetingId)
+    const m = await read.getMeeting(deps, actor, row.id, row)
+    const mine = await ballots.myBallot(deps, actor, m.id, row)
     const items = m.items.map((i) => ({ ...i, candidates: i.candidates.filter((c) => c.status === 'approved') }))
-    const held = req.principal!.role === 'owner' && m.state === 'open' ? await ballots.myProxies(deps, actor, m.id) : []
+    const held = req.principal!.role === 'owner' && m.state === 'open' ? await ballots.proxiesHeld(deps, actor, row) : []
     reply.header('cache-control', 'no-store')
     return reply.viewAsync('ballots/my-ballot', pageData(req, reply, {
       title: '我的表决记录', m, mine, cast: req.query.cast ?? null,

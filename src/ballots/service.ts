@@ -248,8 +248,9 @@ export async function castByProxy(deps: Deps, actor: Actor, meetingId: string, p
 }
 
 /** What was recorded for the signed-in owner: their units, the counted ballot, every version. */
-export async function myBallot(deps: Deps, actor: Actor, meetingId: string) {
-  const m = await requireMeeting(deps.db, actor, meetingId)
+export async function myBallot(deps: Deps, actor: Actor, meetingId: string, loaded?: Pick<Awaited<ReturnType<typeof requireMeeting>>, 'id' | 'state'>) {
+  // `loaded`: the meeting requireMeeting(Named) already loaded for this actor in this request.
+  const m = loaded ?? await requireMeeting(deps.db, actor, meetingId)
   const ownerId = actor.principal.ownerId
   if (!ownerId) throw new Errors.NOT_A_VOTER('只有业主可以查看本人的表决记录')
   const head = await deps.db.selectFrom('frozenHeads').select(['headKey', 'areaCenti', 'units']).where('meetingId', '=', m.id).where('ownerId', '=', ownerId).executeTakeFirst()
@@ -267,9 +268,29 @@ export async function myBallot(deps: Deps, actor: Actor, meetingId: string) {
   return { meetingId: m.id, state: m.state, voter: true as const, areaCenti: head.areaCenti, units, ballot: ballot ?? null, versions, proxies, receipts }
 }
 
+/**
+ * For the ballot pages: whether the signed-in owner has a head on the frozen roll and their counted
+ * ballot, in one query. `m` is the meeting requireMeeting(Named) loaded for this actor in this request.
+ */
+export async function myCountedBallot(deps: Deps, actor: Actor, m: { id: string }) {
+  const ownerId = actor.principal.ownerId
+  if (!ownerId) throw new Errors.NOT_A_VOTER('只有业主可以查看本人的表决记录')
+  const row = await deps.db.selectFrom('frozenHeads as h')
+    .leftJoin('ballots as b', (j) => j.onRef('b.meetingId', '=', 'h.meetingId').onRef('b.headKey', '=', 'h.headKey'))
+    .select(['h.headKey', 'b.version', 'b.channel', 'b.choices', 'b.castAt'])
+    .where('h.meetingId', '=', m.id).where('h.ownerId', '=', ownerId).executeTakeFirst()
+  if (!row) return { voter: false as const, ballot: null }
+  return { voter: true as const, ballot: row.version === null ? null : { version: row.version, channel: row.channel!, choices: row.choices, castAt: row.castAt! } }
+}
+
 /** Proxies the signed-in owner holds as agent in this meeting. */
 export async function myProxies(deps: Deps, actor: Actor, meetingId: string) {
   const m = await requireMeeting(deps.db, actor, meetingId)
+  return proxiesHeld(deps, actor, m)
+}
+
+/** myProxies for a meeting already loaded through requireMeeting(Named) for this actor in this request. */
+export async function proxiesHeld(deps: Deps, actor: Actor, m: { id: string }) {
   if (!actor.principal.ownerId) return []
   return deps.db.selectFrom('proxies as p').innerJoin('frozenHeads as h', (j) => j.onRef('h.meetingId', '=', 'p.meetingId').onRef('h.headKey', '=', 'p.principalHead'))
     .innerJoin('owners as o', 'o.id', 'h.ownerId')

@@ -6,7 +6,7 @@ import { Errors } from '../core/errors.js'
 import { maskName } from '../core/mask.js'
 import { requireCompound } from '../registry/service.js'
 import { compoundInScope } from '../registry/policy.js'
-import { requireMeeting } from './service.js'
+import { requireMeeting, requireMeetingNamed, type NamedMeetingRow } from './service.js'
 import { ballotCounts, turnoutFigures } from './queries.js'
 import { canManage, canSupervise, RESULT_STATES } from './policy.js'
 import { categoryOf, TOPIC_LABEL, type Topic } from '../tally/tally.js'
@@ -20,21 +20,25 @@ export async function listMeetings(deps: Deps, actor: Actor, compoundId: string)
   return q.orderBy('opensAt', 'desc').execute()
 }
 
-/** The meeting as its notice shows it. Reviewers see every candidate with eligibility; owners only approved ones. */
-export async function getMeeting(deps: Deps, actor: Actor, meetingId: string) {
-  const m = await requireMeeting(deps.db, actor, meetingId)
+/**
+ * The meeting as its notice shows it. Reviewers see every candidate with eligibility; owners only approved ones.
+ * `loaded`: the row requireMeetingNamed already returned for this actor in this request (skips loading it again).
+ */
+export async function getMeeting(deps: Deps, actor: Actor, meetingId: string, loaded?: NamedMeetingRow) {
+  const m = loaded ?? await requireMeetingNamed(deps.db, actor, meetingId)
   const p = actor.principal
   const staffView = canManage(p) || canSupervise(p) || ['residents', 'district', 'city'].includes(p.role)
   if (!staffView && m.state === 'draft') throw new Errors.NOT_FOUND('会议')
-  const items = await deps.db.selectFrom('agendaItems').selectAll().where('meetingId', '=', m.id).orderBy('position').execute()
   let cq = deps.db.selectFrom('candidates as c').innerJoin('owners as o', 'o.id', 'c.ownerId')
     .select(['c.id', 'c.itemId', 'c.ownerId', 'o.name', 'c.nominatedBy', 'c.statement', 'c.partyMember', 'c.twoReps', 'c.declaredInterest', 'c.eligibility', 'c.status', 'c.reviewReason', 'c.reviewedAt'])
     .where('c.meetingId', '=', m.id)
   if (!staffView) cq = cq.where('c.status', '=', 'approved')
-  const candidates = await cq.orderBy('c.createdAt').execute()
-  const compound = await deps.db.selectFrom('compounds').select(['name']).where('id', '=', m.compoundId).executeTakeFirstOrThrow()
+  const [items, candidates] = await Promise.all([
+    deps.db.selectFrom('agendaItems').selectAll().where('meetingId', '=', m.id).orderBy('position').execute(),
+    cq.orderBy('c.createdAt').execute(),
+  ])
   return {
-    id: m.id, compoundId: m.compoundId, compoundName: compound.name, title: m.title, convener: m.convener, forms: m.forms, state: m.state as MeetingState,
+    id: m.id, compoundId: m.compoundId, compoundName: m.compoundName, title: m.title, convener: m.convener, forms: m.forms, state: m.state as MeetingState,
     noticeText: m.noticeText, noticePostedAt: m.noticePostedAt, opensAt: m.opensAt, closesAt: m.closesAt, openedAt: m.openedAt, closedAt: m.closedAt,
     challengeEndsAt: m.challengeEndsAt, finalizedAt: m.finalizedAt, rollFingerprint: m.rollFingerprint, totalAreaCenti: m.totalAreaCenti, totalHeads: m.totalHeads, annulReason: m.annulReason,
     items: items.map((i) => ({

@@ -15,6 +15,9 @@ import { KIND_LABEL, SOURCE_LABEL } from '../roll/totals.js'
 
 export const ROOT = join(import.meta.dirname, '..', '..')
 
+/** One formatter for it.h.num (Number#toLocaleString builds a new one on every call). */
+const NUM_ZH = new Intl.NumberFormat('zh-CN')
+
 /** Helpers every template can use as it.h */
 export const viewHelpers = {
   area: (c: number) => `${formatArea(c)} ㎡`,
@@ -23,7 +26,7 @@ export const viewHelpers = {
   roleLabel: (r: keyof typeof ROLE_LABEL) => ROLE_LABEL[r],
   kindLabel: (k: keyof typeof KIND_LABEL) => KIND_LABEL[k],
   sourceLabel: (s: keyof typeof SOURCE_LABEL) => SOURCE_LABEL[s],
-  num: (n: number) => n.toLocaleString('zh-CN'),
+  num: (n: number) => NUM_ZH.format(n),
   /** '2026年11月26日 14:05' (Asia/Shanghai) */
   dateTime: formatDateTimeZh,
   /** the last day of a period that ends at a midnight (e.g. the challenge window): '2026年12月16日' */
