@@ -9,7 +9,13 @@ export const Phone = Type.String({ pattern: '^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]
 export const Email = Type.String({ format: 'email', maxLength: 254 })
 export const Role = Type.Enum(['owner', 'committee', 'street', 'district', 'residents', 'city'])
 export const Level = Type.Enum(['city', 'district', 'street', 'community'])
-export const Name = Type.String({ minLength: 1, maxLength: 100 })
+/**
+ * Control, bidirectional-override and zero-width characters: a short name (of a person, an account,
+ * a place) containing one can display as something else than what is stored. The roll import
+ * refuses them in owners' names (src/roll/normalize.ts); names typed into the API are held to the same rule.
+ */
+export const NO_HIDDEN_CHARS = '^[^\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200B-\\u200F\\u202A-\\u202E\\u2060-\\u2069\\uFEFF]*$'
+export const Name = Type.String({ minLength: 1, maxLength: 100, pattern: NO_HIDDEN_CHARS })
 export const Page = Type.Object({
   page: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, default: 1 })),
   pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),

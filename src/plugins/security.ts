@@ -5,9 +5,13 @@ import fp from 'fastify-plugin'
 import helmet from '@fastify/helmet'
 import csrf from '@fastify/csrf-protection'
 import rateLimit from '@fastify/rate-limit'
+import { errorCodes } from 'fastify'
 import { sql } from 'kysely'
 import type { Config } from '../config.js'
 import type { Db } from '../db/database.js'
+import { isApiRoute } from './errors.js'
+
+const FORM_TYPES = ['application/x-www-form-urlencoded', 'multipart/form-data']
 
 export function pgRateLimitStore(db: Db) {
   return class PgStore {
@@ -53,6 +57,16 @@ export default fp(async (app, opts: { config: Config; db: Db }) => {
   await app.register(csrf, {
     cookieKey: 'gz_csrf',
     cookieOpts: { path: '/', sameSite: 'strict', httpOnly: true, secure: opts.config.secureCookies, signed: true },
+  })
+  // A body is read only in the type its route speaks: JSON for the API (whose schemas and OpenAPI
+  // document say application/json), a form for pages. Anything else is refused with 415 before it
+  // is parsed, so no other parser (multipart files, text) ever runs for a route not made for it.
+  app.addHook('preParsing', async (req, _reply, payload) => {
+    const type = req.headers['content-type']
+    if (type === undefined || ['GET', 'HEAD', 'OPTIONS'].includes(req.method)) return payload
+    const essence = type.split(';')[0].trim().toLowerCase()
+    if (isApiRoute(req) ? essence !== 'application/json' : !FORM_TYPES.includes(essence)) throw new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(essence)
+    return payload
   })
   await app.register(rateLimit, {
     global: false,

@@ -1,5 +1,5 @@
 import Type from 'typebox'
-import { Id, AreaCenti, Level, Name } from '../core/schemas.js'
+import { Id, AreaCenti, Level, Name, NO_HIDDEN_CHARS } from '../core/schemas.js'
 
 const Kind = Type.Enum(['residence', 'commercial', 'parking', 'other'])
 const Source = Type.Enum(['register', 'survey', 'contract'])
@@ -37,5 +37,5 @@ export const OwnerDetail = Type.Object({
 export const JurisdictionItem = Type.Object({ id: Id, parentId: Nullable(Id), level: Level, name: Type.String() }, { additionalProperties: false })
 
 export const NewJurisdiction = Type.Object({ parentId: Id, name: Name }, { additionalProperties: false })
-export const NewCompound = Type.Object({ communityId: Id, name: Name, address: Type.Optional(Type.String({ maxLength: 200, default: '' })) }, { additionalProperties: false })
+export const NewCompound = Type.Object({ communityId: Id, name: Name, address: Type.Optional(Type.String({ maxLength: 200, default: '', pattern: NO_HIDDEN_CHARS })) }, { additionalProperties: false })
 export const RevealBody = Type.Object({ reason: Type.String({ minLength: 2, maxLength: 200, description: '查看完整信息的事由（记入审计日志）' }) }, { additionalProperties: false })

@@ -1,7 +1,7 @@
 // JSON API for the roll: import (stage → apply), export CSV, summary PDF, activation letters.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { errors, IdParams, Id, AreaCenti, FileBody } from '../core/schemas.js'
+import { errors, IdParams, Id, AreaCenti, FileBody, NO_HIDDEN_CHARS } from '../core/schemas.js'
 import { actorOf } from '../core/context.js'
 import * as roll from './service.js'
 import { lettersPdf } from './letters.js'
@@ -39,7 +39,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       tags: ['roll'], summary: '上传业主名册 CSV（UTF-8、带 BOM 的 UTF-8 或 GBK/GB18030），校验后暂存；任何一行有误则整份拒绝',
       params: IdParams('compoundId'),
-      body: Type.Object({ filename: Type.Optional(Type.String({ maxLength: 200, default: 'roll.csv' })), contentBase64: Type.String({ minLength: 1, maxLength: 7_000_000, pattern: '^[A-Za-z0-9+/=\\s]+$' }), mapping: Type.Optional(Mapping) }, { additionalProperties: false }),
+      body: Type.Object({ filename: Type.Optional(Type.String({ maxLength: 200, default: 'roll.csv', pattern: NO_HIDDEN_CHARS })), contentBase64: Type.String({ minLength: 1, maxLength: 7_000_000, pattern: '^[A-Za-z0-9+/=\\s]+$' }), mapping: Type.Optional(Mapping) }, { additionalProperties: false }),
       response: { 201: Analysis, ...errors(400, 401, 403, 404, 413, 422) },
     },
   }, async (req, reply) => {
