@@ -9,7 +9,7 @@ import type { Db, DbKind } from './db/database.js'
 import { systemClock, type Clock } from './core/clock.js'
 import type { Deps } from './core/context.js'
 import { loadSigningKey } from './ledger/keys.js'
-import errorsPlugin from './plugins/errors.js'
+import errorsPlugin, { frameworkErrors } from './plugins/errors.js'
 import securityPlugin from './plugins/security.js'
 import authPlugin from './plugins/auth.js'
 import viewsPlugin from './plugins/views.js'
@@ -43,13 +43,15 @@ export interface AppOptions {
   /** called after a message is enqueued, so the dispatcher sends it soon */
   kickOutbox?: () => void
   logger?: boolean | object
+  /** tests only: called on the new instance before any plugin, e.g. to add hooks that see every response */
+  instrument?: (app: FastifyInstance) => void
 }
 
 declare module 'fastify' {
   interface FastifyInstance { deps: Deps }
 }
 
-const REDACT = ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]']
+export const REDACT = ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]']
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config, db } = opts
@@ -61,8 +63,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     requestIdHeader: false,
     genReqId: () => crypto.randomUUID(),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+    frameworkErrors,
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.setValidatorCompiler(TypeBoxValidatorCompiler)
+  opts.instrument?.(app)
   app.decorate('deps', { db, clock: opts.clock ?? systemClock, config, ledgerKey: loadSigningKey(config), kickOutbox: opts.kickOutbox })
 
   await app.register(cookie, { secret: config.secret, hook: 'onRequest' })

@@ -53,9 +53,18 @@ function preparePerConnection(client: pg.PoolClient) {
 }
 
 export function openPostgres(url: string, max = 20): Database {
-  const pool = new pg.Pool({ connectionString: url, max, application_name: 'gongzhi' })
+  // connectionTimeoutMillis: when the database host does not answer at all, a request fails (503)
+  // after 10 s instead of waiting for the operating system's connect timeout.
+  const pool = new pg.Pool({ connectionString: url, max, application_name: 'gongzhi', connectionTimeoutMillis: 10_000 })
   pool.on('error', () => { /* a broken idle client is dropped; the next query reconnects */ })
-  pool.on('connect', preparePerConnection)
+  pool.on('connect', (client) => {
+    // A checked-out client whose connection dies (database restarted or crashed) emits 'error'
+    // while pg-pool's idle listener is detached; without a listener of our own that event would
+    // crash the process. The query in flight is rejected anyway, and the pool discards the client
+    // on release (it is no longer queryable), so the next request connects afresh.
+    client.on('error', () => {})
+    preparePerConnection(client)
+  })
   const db = kyselyFor(new PostgresDialect({ pool }))
   return { db, kind: 'postgres', close: () => db.destroy() }
 }
@@ -73,6 +82,24 @@ export function openPglite(dataDir: string | null, loadDataDir?: Blob): Database
 
 export function openDatabase(opts: { databaseUrl?: string; dataDir: string }): Database {
   return opts.databaseUrl ? openPostgres(opts.databaseUrl) : openPglite(opts.dataDir)
+}
+
+const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN'])
+// SQLSTATE: class 08 connection exception; 57P01 admin_shutdown, 57P02 crash_shutdown,
+// 57P03 cannot_connect_now (starting up / recovering); 53300 too_many_connections.
+const CONNECTION_SQLSTATES = /^(08...|57P0[123]|53300)$/
+const CONNECTION_MESSAGES = /^(Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect|Postgres connection has been discarded)/
+
+/**
+ * The database could not be reached or the connection was lost (as opposed to an error in the
+ * request): the caller may retry later. Answered with 503 by the error handler.
+ */
+export function isConnectionError(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown; errors?: unknown } | null
+  if (!e || typeof e !== 'object') return false
+  if (typeof e.code === 'string' && (CONNECTION_ERRNOS.has(e.code) || CONNECTION_SQLSTATES.test(e.code))) return true
+  if (typeof e.message === 'string' && CONNECTION_MESSAGES.test(e.message)) return true
+  return Array.isArray(e.errors) && e.errors.some(isConnectionError)
 }
 
 /** Run fn in a transaction, reusing one that is already open. */

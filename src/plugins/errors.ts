@@ -2,7 +2,7 @@
 // never a stack or SQL. Validation errors say which field and why.
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import type { Db } from '../db/database.js'
+import { isConnectionError, type Db } from '../db/database.js'
 import { writeAudit } from '../audit/log.js'
 
 /** A CSRF token for the sign-out form in the layout, when the CSRF plugin is ready. */
@@ -15,6 +15,21 @@ export const isApi = (req: FastifyRequest) => req.url.startsWith('/api/') || req
 export const isApiRoute = (req: FastifyRequest) => {
   const route = req.routeOptions?.url
   return isApi(req) || (route !== undefined && (route.startsWith('/api/') || route === '/healthz'))
+}
+
+/**
+ * Errors the router raises before any route or hook runs (a percent-encoding that does not decode,
+ * a path parameter over maxParamLength): Fastify's default answer is English JSON, whatever the URL,
+ * and echoes the path. Answer like the error handler does instead: JSON for the API, a page otherwise.
+ */
+export function frameworkErrors(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
+  const tooLong = err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+  const status = tooLong ? 414 : 400
+  const code = tooLong ? 'URL_TOO_LONG' : 'BAD_URL'
+  const message = tooLong ? '访问地址太长' : '访问地址格式不正确'
+  if (isApi(req)) return reply.code(status).type('application/json; charset=utf-8').send({ error: code, code, message, requestId: req.id })
+  return reply.code(status).type('text/html; charset=utf-8').header('content-security-policy', "default-src 'none'").header('x-content-type-options', 'nosniff')
+    .send(`<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>出错了 · 业主共治</title></head><body><h1>出错了</h1><p>${message}</p><p><a href="/">返回首页</a></p></body></html>`)
 }
 
 interface FieldProblem { field: string; message: string }
@@ -62,6 +77,14 @@ export default fp(async (app, opts: { db: Db }) => {
       status = 403
       code = 'CSRF_INVALID'
       message = '页面已过期或来源不明，请返回上一页刷新后重试'
+    } else if (isConnectionError(err)) {
+      // The database is down or restarting: say so (503, retry later) instead of a bare 500.
+      req.log.warn({ err: { code: (err as any).code, message: err.message } }, 'database unavailable')
+      status = 503
+      code = 'DB_UNAVAILABLE'
+      message = '数据库暂时无法访问，请稍后重试'
+      details = undefined
+      reply.header('retry-after', '5')
     } else if (status === 500) {
       req.log.error({ err }, 'unhandled error')
       code = 'INTERNAL'

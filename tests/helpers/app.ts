@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import type { FastifyInstance } from 'fastify'
-import { buildApp } from '../../src/app.js'
+import { buildApp, REDACT } from '../../src/app.js'
 import { validateConfig, defaults, type Config } from '../../src/config.js'
 import type { Database } from '../../src/db/database.js'
 import type { Role } from '../../src/db/schema.js'
@@ -15,6 +15,7 @@ import { hashPassword } from '../../src/auth/password.js'
 import { stageImport, applyImport } from '../../src/roll/service.js'
 import { toCsv } from '../../src/roll/csv.js'
 import { freshDatabase } from './db.js'
+import { PiiWatch, violationError, type WatchReport } from './pii-watch.js'
 
 export const PASSWORD = 'test-password-1'
 
@@ -41,15 +42,43 @@ export interface TestApp {
   database: Database
   config: Config
   clock: Clock
+  /** every line the app has logged so far (JSON, pino) */
+  logLines: string[]
+  /** what close() scanned, once it has run */
+  piiReport?: WatchReport
+  /** closes the app and the database, then fails (throws) if any response or log line carried personal data or a secret (see tests/helpers/pii-watch.ts) */
   close(): Promise<void>
 }
 
+/**
+ * The app over a fresh database. Every response and log line it produces is scanned for
+ * personal data and secrets when it is closed (tests/helpers/pii-watch.ts); the app logs at
+ * 'debug' into memory with the production redaction, so logs are scanned too.
+ */
 export async function makeApp(opts: { config?: Partial<Config>; clock?: Clock } = {}): Promise<TestApp> {
   const database = await freshDatabase()
   const config = testConfig(opts.config)
   const clock = opts.clock ?? testClock()
-  const app = await buildApp({ config, db: database.db, dbKind: database.kind, clock, logger: false })
-  return { app, database, config, clock, close: async () => { await app.close(); await database.close() } }
+  const watch = new PiiWatch()
+  const app = await buildApp({
+    config, db: database.db, dbKind: database.kind, clock,
+    logger: { level: 'debug', redact: REDACT, stream: watch.logStream },
+    instrument: watch.instrument,
+  })
+  let closing: Promise<void> | undefined
+  const ta: TestApp = {
+    app, database, config, clock, logLines: watch.logLines,
+    close: () => (closing ??= (async () => {
+      try {
+        await app.close()
+      } finally {
+        const report = await watch.finish(database.db).finally(() => database.close())
+        ta.piiReport = report
+        if (report.violations.length) throw violationError(report)
+      }
+    })()),
+  }
+  return ta
 }
 
 /** A small roll with the cases the law cares about: developer units, a three-unit owner, a co-owned unit, a shop, parking. */
