@@ -12,6 +12,7 @@ import { isEmpty, seedDemo, DEMO_PASSWORD } from './demo/seed.js'
 import { startMeetingJobs } from './meetings/jobs.js'
 import { startFlagJobs } from './flags/detect.js'
 import { startIntegrator } from './ledger/integrate.js'
+import { armCrashPoint } from './core/crash.js'
 
 const started = Date.now()
 let config
@@ -20,6 +21,17 @@ try {
 } catch (err) {
   console.error(err instanceof ConfigError ? err.message : err)
   process.exit(1)
+}
+
+// Fault tests only (tests/faults, README "Fault tests"): crash the process at a named step.
+if (process.env.GZ_CRASH_AT) {
+  try {
+    const a = armCrashPoint(process.env.GZ_CRASH_AT, { allowUnsafeDb: config.allowUnsafeDb, nodeEnv: process.env.NODE_ENV })
+    console.warn(`fault injection: this process will SIGKILL itself at ${a.step}${a.meetingId ? ` for meeting ${a.meetingId}` : ''}`)
+  } catch (err) {
+    console.error((err as Error).message)
+    process.exit(1)
+  }
 }
 
 const database = openDatabase(config)

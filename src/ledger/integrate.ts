@@ -6,6 +6,7 @@ import type { Deps } from '../core/context.js'
 import type { Db, Tx } from '../db/database.js'
 import { MerkleTree } from './merkle.js'
 import { checkpointText, signText } from './keys.js'
+import { crashPoint } from '../core/crash.js'
 
 /** Committed trees are cached per process: positions are append-only, so a cached prefix stays true. */
 const cache = new Map<string, MerkleTree>()
@@ -36,6 +37,10 @@ export interface IntegrateResult { added: number; treeSize: number; checkpointId
  * or `checkpoint` is asked for (the minute tick, the close), sign a checkpoint.
  */
 export async function integrateInTx(trx: Tx, deps: Deps, meetingId: string, opts: { checkpoint?: boolean; final?: boolean } = {}): Promise<IntegrateResult> {
+  // Lock order: the meeting row first, then the ledger lock — as a close or finalize does (it holds
+  // the row FOR UPDATE, then integrates). The checkpoint's foreign key needs a KEY SHARE lock on the
+  // row; taken only at the insert, after the advisory lock, it deadlocked with a close in flight.
+  const meeting = await trx.selectFrom('meetings').select('compoundId').where('id', '=', meetingId).forKeyShare().executeTakeFirstOrThrow()
   await sql`select pg_advisory_xact_lock(hashtext(${`ledger:${meetingId}`}))`.execute(trx)
   const tree = await treeOf(trx, meetingId, false)
   const pending = await trx.selectFrom('ledgerEntries as e').leftJoin('ledgerPositions as p', 'p.entryId', 'e.id')
@@ -45,7 +50,8 @@ export async function integrateInTx(trx: Tx, deps: Deps, meetingId: string, opts
   const rows = pending.map((e, i) => ({ compoundId: e.compoundId, meetingId, leafIndex: tree.size + i, entryId: Number(e.id) }))
   for (let i = 0; i < rows.length; i += 1000) await trx.insertInto('ledgerPositions').values(rows.slice(i, i + 1000)).execute()
   for (const e of pending) tree.append(Buffer.from(e.leafHash, 'hex'))
-  compoundId ??= (await trx.selectFrom('meetings').select('compoundId').where('id', '=', meetingId).executeTakeFirstOrThrow()).compoundId
+  if (rows.length) crashPoint('integrate.positioned', meetingId)
+  compoundId ??= meeting.compoundId
   const signedAt = deps.clock.now()
   const root = tree.root().toString('hex')
   const signature = signText(deps.ledgerKey, checkpointText(meetingId, tree.size, root, signedAt.toISOString()))
