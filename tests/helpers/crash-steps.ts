@@ -14,22 +14,20 @@
 // while no server process runs: PGlite is single-process).
 import type { Test } from 'tap'
 import { randomBytes } from 'node:crypto'
-import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { PGlite } from '@electric-sql/pglite'
-import { PGliteDialect } from 'kysely'
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import pg from 'pg'
 import { sql } from 'kysely'
 import { buildApp } from '../../src/app.js'
-import { kyselyFor, openPglite, openPostgres, pgliteParsers, type Database } from '../../src/db/database.js'
-import { migrateToLatest, MIGRATIONS_DIR } from '../../src/db/migrate.js'
+import { openPglite, openPostgres, type Database } from '../../src/db/database.js'
+import { migrateToLatest } from '../../src/db/migrate.js'
 import { integrateAll } from '../../src/ledger/integrate.js'
 import { verifyBundle } from '../../src/verifier/verify.js'
 import type { CrashStep } from '../../src/core/crash.js'
 import { seedFixture, testClock, testConfig, PASSWORD, type TestApp } from './app.js'
 import { makeMeeting, type MadeMeeting } from './meeting.js'
+import { pgliteTemplate } from './db.js'
 import { spawnServer, call, type ServerProcess } from './server-process.js'
 
 export type Op = 'job-close' | 'close' | 'finalize' | 'integrate'
@@ -37,28 +35,6 @@ export type Op = 'job-close' | 'close' | 'finalize' | 'integrate'
 export type Kind = 'open' | 'past-open' | 'past-preliminary'
 export type PlanStep = readonly [CrashStep, Op, Kind, /** the crash comes after COMMIT */ boolean]
 interface Step { step: CrashStep; op: Op; m: MadeMeeting; committed: boolean }
-
-/**
- * A migrated PGlite data directory as a tarball, cached by migrations (the same file and naming as
- * tests/helpers/db.ts uses), so an on-disk PGlite starts without initdb and migrations.
- */
-async function migratedPgliteTemplate(): Promise<Blob> {
-  const h = createHash('sha256')
-  for (const f of readdirSync(MIGRATIONS_DIR).sort()) h.update(f).update(readFileSync(join(MIGRATIONS_DIR, f)))
-  const dir = join(tmpdir(), 'gongzhi-test-templates')
-  mkdirSync(dir, { recursive: true })
-  const file = join(dir, `pglite-${h.digest('hex').slice(0, 12)}.tar.gz`)
-  if (!existsSync(file)) {
-    const pglite = new PGlite({ parsers: pgliteParsers })
-    await migrateToLatest(kyselyFor(new PGliteDialect({ pglite })))
-    const dump = await pglite.dumpDataDir('gzip')
-    const tmp = `${file}.${process.pid}.tmp`
-    writeFileSync(tmp, Buffer.from(await dump.arrayBuffer()))
-    renameSync(tmp, file)
-    await pglite.close()
-  }
-  return new Blob([readFileSync(file)])
-}
 
 /** GZ_FAULT_ALL_STEPS=1: also the steps that share a transaction with the default ones. */
 export const allSteps = process.env.GZ_FAULT_ALL_STEPS === '1'
@@ -106,7 +82,7 @@ export function crashSteps(t: Test, title: string, plan: PlanStep[]) {
       await a.end()
     }
     // ---- seed: one meeting per crash step, through the services -------------------------------
-    const database = url ? openPostgres(url, 4) : openPglite(dataDir, await migratedPgliteTemplate())
+    const database = url ? openPostgres(url, 4) : openPglite(dataDir, await pgliteTemplate())
     await migrateToLatest(database.db)
     const config = testConfig({ dataDir, ...(url ? { databaseUrl: url } : {}) })
     const now = Date.now()

@@ -19,7 +19,8 @@ function migrationsHash(): string {
 
 export const usingPostgres = () => Boolean(process.env.DATABASE_URL)
 
-async function pgliteTemplate(): Promise<Blob> {
+/** A migrated PGlite data directory as a tarball, cached on disk by migrations hash (also used for on-disk PGlite servers in tests/helpers/crash-steps.ts). */
+export async function pgliteTemplate(): Promise<Blob> {
   const dir = join(tmpdir(), 'gongzhi-test-templates')
   mkdirSync(dir, { recursive: true })
   const file = join(dir, `pglite-${migrationsHash()}.tar.gz`)
