@@ -8,7 +8,7 @@ import type { Deps, Actor } from '../core/context.js'
 import type { Tx } from '../db/database.js'
 import type { Channel } from '../db/schema.js'
 import { Errors } from '../core/errors.js'
-import { enqueueMessage } from '../notifications/outbox.js'
+import { enqueueMessage, type OutgoingMessage } from '../notifications/outbox.js'
 import { chinaDate } from '../core/clock.js'
 import { formatDateTimeZh } from '../core/format.js'
 import { requireMeeting } from '../meetings/service.js'
@@ -16,9 +16,10 @@ import { meetingSettingsOf } from '../meetings/settings.js'
 import { canManage } from '../meetings/policy.js'
 import { ballotItems, logEvent } from '../meetings/queries.js'
 import { validateChoices, type Choices } from './choices.js'
-import { appendLedger, type LedgerReceipt } from '../ledger/ledger.js'
+import { appendLedger, type LedgerAppend, type LedgerReceipt } from '../ledger/ledger.js'
 import { checkIssuedBallot, rethrowRecordingRejection } from '../paper/check.js'
 import { recordCastOrigin, rethrowLateAttempt, type CastOrigin } from '../flags/origin.js'
+import { castQueueOf } from './cast-queue.js'
 
 export const CHANNEL_LABEL: Record<Channel, string> = { electronic: '网络投票', paper: '纸质表决票', proxy: '委托代理投票' }
 
@@ -44,9 +45,14 @@ interface CastInput {
  */
 async function openMeetingForCast(trx: Tx, actor: Actor, meetingId: string, now: Date) {
   const locked = await requireMeeting(trx, actor, meetingId, 'share')
-  if (locked.state !== 'open') throw new Errors.MEETING_NOT_OPEN(locked.state === 'noticed' || locked.state === 'draft' ? '投票尚未开始' : '投票已截止，不再接受表决票')
-  if (now >= locked.closesAt) throw new Errors.MEETING_NOT_OPEN('投票已截止，不再接受表决票')
+  assertOpenForCast(locked, now)
   return locked
+}
+
+/** Voting must be open and before the close time (the meeting row as read under its share lock). */
+export function assertOpenForCast(m: { state: string; closesAt: Date }, now: Date) {
+  if (m.state !== 'open') throw new Errors.MEETING_NOT_OPEN(m.state === 'noticed' || m.state === 'draft' ? '投票尚未开始' : '投票已截止，不再接受表决票')
+  if (now >= m.closesAt) throw new Errors.MEETING_NOT_OPEN('投票已截止，不再接受表决票')
 }
 
 /**
@@ -54,7 +60,7 @@ async function openMeetingForCast(trx: Tx, actor: Actor, meetingId: string, now:
  * meeting's settings are fixed when the notice is posted, so the parse is memoised by content.
  */
 const castSettingsMemo = new Map<string, ReturnType<typeof meetingSettingsOf>>()
-function castSettings(stored: unknown) {
+export function castSettings(stored: unknown) {
   const key = JSON.stringify(stored)
   let s = castSettingsMemo.get(key)
   if (!s) {
@@ -90,21 +96,26 @@ async function record(trx: Tx, deps: Deps, m: { id: string; compoundId: string; 
     receivedAt: input.paper?.receivedAt ?? null, scanSha256: input.paper?.scanSha256 ?? null, castAt: now,
   }).execute()
   if (input.origin && input.channel !== 'paper') await recordCastOrigin(trx, deps, { compoundId: m.compoundId, meetingId: m.id, headKey: input.headKey, version: row.version, channel: input.channel, ip: input.origin.ip, userAgent: input.origin.userAgent, userId: input.castBy, at: now })
-  const receipt = await appendLedger(trx, deps, {
-    compoundId: m.compoundId, meetingId: m.id, kind: 'ballot_cast', headKey: input.headKey, receipt: true,
-    body: {
-      headKey: input.headKey, version: row.version, channel: input.channel, choices: input.choices,
-      proxyId: input.proxyId, paperSerial: input.paper?.serial, collector: input.paper?.collector, receivedAt: input.paper?.receivedAt.toISOString(), scanSha256: input.paper?.scanSha256 ?? undefined,
-    },
-  })
+  const receipt = await appendLedger(trx, deps, ballotCastEntry(m, input, row.version))
   await noticeToOwner(trx, deps, m, input.headKey, input.channel, row.version, now, receipt.receiptCode!, input.contact)
   return { meetingId: m.id, headKey: input.headKey, version: row.version, channel: input.channel, castAt: now.toISOString(), receipt }
 }
 
-interface HeadContact { units: number; email: string | null; userEmail: string | null; activeProxy?: boolean }
+/** The ledger entry of a cast ballot version (with a receipt for the owner). */
+export function ballotCastEntry(m: { id: string; compoundId: string }, input: Pick<CastInput, 'headKey' | 'channel' | 'choices' | 'proxyId' | 'paper'>, version: number): LedgerAppend {
+  return {
+    compoundId: m.compoundId, meetingId: m.id, kind: 'ballot_cast', headKey: input.headKey, receipt: true,
+    body: {
+      headKey: input.headKey, version, channel: input.channel, choices: input.choices,
+      proxyId: input.proxyId, paperSerial: input.paper?.serial, collector: input.paper?.collector, receivedAt: input.paper?.receivedAt.toISOString(), scanSha256: input.paper?.scanSha256 ?? undefined,
+    },
+  }
+}
+
+export interface HeadContact { units: number; email: string | null; userEmail: string | null; activeProxy?: boolean }
 
 /** The head's voter (frozen roll → owner → their owner account), with the units counted and where to write. */
-const headContact = (trx: Tx, meetingId: string) => trx.selectFrom('frozenHeads as h').innerJoin('owners as o', 'o.id', 'h.ownerId')
+export const headContact = (trx: Tx, meetingId: string) => trx.selectFrom('frozenHeads as h').innerJoin('owners as o', 'o.id', 'h.ownerId')
   .leftJoin('users as u', (j) => j.onRef('u.ownerId', '=', 'o.id').on('u.role', '=', 'owner'))
   .select(['h.headKey', 'o.email', 'u.email as userEmail', 'h.units'])
   .select((eb) => eb.exists(eb.selectFrom('proxies as p').select('p.id').whereRef('p.meetingId', '=', 'h.meetingId').whereRef('p.principalHead', '=', 'h.headKey').where('p.status', '=', 'active')).as('activeProxy'))
@@ -112,12 +123,18 @@ const headContact = (trx: Tx, meetingId: string) => trx.selectFrom('frozenHeads 
 
 async function noticeToOwner(trx: Tx, deps: Deps, m: { id: string; compoundId: string; title: string }, headKey: string, channel: Channel, version: number, at: Date, receiptCode: string, contact?: HeadContact) {
   const o = contact ?? await headContact(trx, m.id).where('h.headKey', '=', headKey).executeTakeFirst()
-  const to = o?.userEmail ?? o?.email
-  if (!to) return
-  await enqueueMessage(trx, {
+  const msg = o && ballotNotice(deps, m, o, channel, version, at, receiptCode)
+  if (msg) await enqueueMessage(trx, msg)
+}
+
+/** The mail telling an owner a ballot was recorded in their name (null when there is no address). */
+export function ballotNotice(deps: Pick<Deps, 'config'>, m: { id: string; compoundId: string; title: string }, o: Pick<HeadContact, 'units' | 'email' | 'userEmail'>, channel: Channel, version: number, at: Date, receiptCode: string): OutgoingMessage | null {
+  const to = o.userEmail ?? o.email
+  if (!to) return null
+  return {
     compoundId: m.compoundId, kind: 'ballot-notice', to, subject: `【表决记录】${m.title}`,
-    text: `您名下 ${o!.units} 套房屋在“${m.title}”中的表决票已于 ${formatDateTimeZh(at)} 以${CHANNEL_LABEL[channel]}方式记录（第 ${version} 版），回执码 ${receiptCode}。\n任何人可在 ${deps.config.publicUrl}/verify 用回执码核验这张票已记入不可篡改的表决记录。\n如果这不是您本人或您委托的代理人所投，请立即登录查看并在结果公示期内提出异议，或联系街道办。\n${deps.config.publicUrl}/meetings/${m.id}/my-ballot`,
-  })
+    text: `您名下 ${o.units} 套房屋在“${m.title}”中的表决票已于 ${formatDateTimeZh(at)} 以${CHANNEL_LABEL[channel]}方式记录（第 ${version} 版），回执码 ${receiptCode}。\n任何人可在 ${deps.config.publicUrl}/verify 用回执码核验这张票已记入不可篡改的表决记录。\n如果这不是您本人或您委托的代理人所投，请立即登录查看并在结果公示期内提出异议，或联系街道办。\n${deps.config.publicUrl}/meetings/${m.id}/my-ballot`,
+  }
 }
 
 /**
@@ -125,7 +142,7 @@ async function noticeToOwner(trx: Tx, deps: Deps, m: { id: string; compoundId: s
  * the notice is posted, so each process may keep them (a cache of immutable data, not state).
  */
 const agendaCache = new Map<string, Awaited<ReturnType<typeof ballotItems>>>()
-async function agendaForCast(trx: Tx, meetingId: string) {
+export async function agendaForCast(trx: Tx, meetingId: string) {
   const hit = agendaCache.get(meetingId)
   if (hit) return hit
   const items = await ballotItems(trx, meetingId)
@@ -138,21 +155,33 @@ async function agendaForCast(trx: Tx, meetingId: string) {
 async function headOfOwner(trx: Tx, meetingId: string, ownerId: string | null) {
   if (!ownerId) throw new Errors.NOT_A_VOTER('只有业主本人可以网络投票')
   const head = await headContact(trx, meetingId).where('h.ownerId', '=', ownerId).executeTakeFirst()
-  if (!head) throw new Errors.NOT_A_VOTER('冻结的表决名册中没有由您投票的房屋（共有房屋由指定的一位共有人投票）')
+  if (!head) throw notAVoter()
   return { ...head, activeProxy: Boolean(head.activeProxy) }
 }
+export const notAVoter = () => new Errors.NOT_A_VOTER('冻结的表决名册中没有由您投票的房屋（共有房屋由指定的一位共有人投票）')
 
+/**
+ * An owner's electronic ballot. Casts arriving together are recorded together, in one transaction
+ * and one durable commit (cast-queue.ts); each is checked on its own and answered only after that
+ * commit.
+ */
 export async function castElectronic(deps: Deps, actor: Actor, meetingId: string, rawChoices: unknown, origin: CastOrigin = {}): Promise<CastReceipt> {
   if (actor.principal.role !== 'owner') throw new Errors.NOT_A_VOTER('只有业主本人可以网络投票')
+  const receipt = await castQueueOf(deps).submit({ actor, meetingId, rawChoices, userAgent: origin.userAgent ?? null })
+    .catch(rethrowLateAttempt(deps, actor, meetingId, { channel: 'electronic', ownerId: actor.principal.ownerId }))
+  deps.kickOutbox?.()
+  return receipt
+}
+
+/** One electronic cast in a transaction of its own: the cast queue's path for the cases a batch leaves out. */
+export async function castElectronicAlone(deps: Deps, actor: Actor, meetingId: string, rawChoices: unknown, userAgent: string | null): Promise<CastReceipt> {
   const now = deps.clock.now()
-  const receipt = await deps.db.transaction().execute(async (trx) => {
+  return deps.db.transaction().execute(async (trx) => {
     const m = await openMeetingForCast(trx, actor, meetingId, now)
     const head = await headOfOwner(trx, m.id, actor.principal.ownerId)
     const choices = validateChoices(await agendaForCast(trx, m.id), rawChoices, { paper: false })
-    return record(trx, deps, m, { channel: 'electronic', headKey: head.headKey, contact: head, choices, castBy: actor.principal.userId, origin: { ip: actor.ip, userAgent: origin.userAgent } })
-  }).catch(rethrowLateAttempt(deps, actor, meetingId, { channel: 'electronic', ownerId: actor.principal.ownerId }))
-  deps.kickOutbox?.()
-  return receipt
+    return record(trx, deps, m, { channel: 'electronic', headKey: head.headKey, contact: head, choices, castBy: actor.principal.userId, origin: { ip: actor.ip, userAgent } })
+  })
 }
 
 /** `code` is the code printed next to the serial; required (optional here only so older callers still compile, and refused with 400 when missing). */

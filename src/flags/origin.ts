@@ -22,12 +22,15 @@ export function userAgentHash(secret: string, userAgent: string | null | undefin
 export const ipSubject = (secret: string, ip: string) => `ip:${createHmac('sha256', secret).update(`ip:${ip}`).digest('hex').slice(0, 16)}`
 
 /** One row per electronic or proxy ballot version, in the cast's transaction (one indexed insert). */
-export async function recordCastOrigin(trx: Tx, deps: Deps, e: { compoundId: string; meetingId: string; headKey: string; version: number; channel: 'electronic' | 'proxy'; ip: string; userAgent?: string | null; userId: string; at: Date }) {
-  await trx.insertInto('castOrigins').values({
-    compoundId: e.compoundId, meetingId: e.meetingId, headKey: e.headKey, version: e.version, channel: e.channel,
-    ip: (e.ip || 'unknown').slice(0, 64), userAgentHash: userAgentHash(deps.config.secret, e.userAgent), castByUser: e.userId, at: e.at,
-  }).execute()
+export async function recordCastOrigin(trx: Tx, deps: Deps, e: CastOriginFacts) {
+  await trx.insertInto('castOrigins').values(castOriginRow(deps, e)).execute()
 }
+
+export interface CastOriginFacts { compoundId: string; meetingId: string; headKey: string; version: number; channel: 'electronic' | 'proxy'; ip: string; userAgent?: string | null; userId: string; at: Date }
+export const castOriginRow = (deps: Pick<Deps, 'config'>, e: CastOriginFacts) => ({
+  compoundId: e.compoundId, meetingId: e.meetingId, headKey: e.headKey, version: e.version, channel: e.channel,
+  ip: (e.ip || 'unknown').slice(0, 64), userAgentHash: userAgentHash(deps.config.secret, e.userAgent), castByUser: e.userId, at: e.at,
+})
 
 export interface LateAttempt { channel: Channel; ownerId?: string | null; proxyId?: string; unitId?: string }
 

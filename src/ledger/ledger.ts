@@ -27,14 +27,26 @@ export function receiptCodeFor(secret: string, leafHashHex: string): string {
 }
 export const normalizeReceiptCode = (s: string) => s.toUpperCase().replace(/[^0-9A-Z]/g, '').replace(/^(.{5})(.{5})$/, '$1-$2')
 
-export async function appendLedger(trx: Tx, deps: Deps, e: { compoundId: string; meetingId: string; kind: LedgerKind; body: Record<string, unknown>; headKey?: string; receipt?: boolean }): Promise<LedgerReceipt> {
+export interface LedgerAppend { compoundId: string; meetingId: string; kind: LedgerKind; body: Record<string, unknown>; headKey?: string; receipt?: boolean }
+
+/**
+ * The row to insert for a ledger entry and what its receipt will say, computed before the insert:
+ * canonical bytes, leaf hash, the signed promise and the receipt code. Pure apart from the clock.
+ */
+export function prepareLedgerEntry(deps: Pick<Deps, 'clock' | 'config' | 'ledgerKey'>, e: LedgerAppend) {
   const createdAt = deps.clock.now()
   const canonical = canonicalJson({ v: 1, kind: e.kind, meetingId: e.meetingId, at: createdAt.toISOString(), ...e.body })
   const hash = leafHash(Buffer.from(canonical, 'utf8')).toString('hex')
   const signature = signText(deps.ledgerKey, promiseText(e.meetingId, hash, createdAt.toISOString()))
   const receiptCode = e.receipt ? receiptCodeFor(deps.config.secret, hash) : null
-  const row = await trx.insertInto('ledgerEntries').values({
-    compoundId: e.compoundId, meetingId: e.meetingId, kind: e.kind, canonical, leafHash: hash, headKey: e.headKey ?? null, receiptCode, promiseSig: signature, createdAt,
-  }).returning('id').executeTakeFirstOrThrow()
-  return { entryId: Number(row.id), leafHash: hash, receiptCode, promise: { signedAt: createdAt.toISOString(), signature, keyId: deps.ledgerKey.keyId } }
+  return {
+    row: { compoundId: e.compoundId, meetingId: e.meetingId, kind: e.kind, canonical, leafHash: hash, headKey: e.headKey ?? null, receiptCode, promiseSig: signature, createdAt },
+    receipt: (entryId: number): LedgerReceipt => ({ entryId, leafHash: hash, receiptCode, promise: { signedAt: createdAt.toISOString(), signature, keyId: deps.ledgerKey.keyId } }),
+  }
+}
+
+export async function appendLedger(trx: Tx, deps: Deps, e: LedgerAppend): Promise<LedgerReceipt> {
+  const { row, receipt } = prepareLedgerEntry(deps, e)
+  const inserted = await trx.insertInto('ledgerEntries').values(row).returning('id').executeTakeFirstOrThrow()
+  return receipt(Number(inserted.id))
 }
