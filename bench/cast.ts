@@ -23,7 +23,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import http from 'node:http'
 import net from 'node:net'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync, mkdirSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, rmSync, mkdirSync } from 'node:fs'
 import os, { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -143,16 +143,27 @@ function cpuSplit(pid: number): { user: number; sys: number; total: number } {
 }
 const cpuMs = (pid: number) => cpuSplit(pid).total
 
-/** CPU used by the PostgreSQL backends of one application_name (their pids from pg_stat_activity). */
-async function backendCpuMs(url: string, applicationName: string): Promise<number> {
-  const c = new pg.Client({ connectionString: url, application_name: 'gongzhi-bench-probe' })
-  await c.connect()
-  try {
-    const r = await c.query<{ pid: number }>('select pid from pg_stat_activity where application_name = $1', [applicationName])
-    return r.rows.reduce((s, row) => s + cpuMs(row.pid), 0)
-  } finally {
-    await c.end()
+/**
+ * CPU used by every PostgreSQL process (backends and the WAL writer, checkpointer …) while it runs:
+ * sampled every 100 ms from /proc, so backends that connect or exit during the load are counted
+ * too (a pool opens and reaps connections as the load changes; reading the backends of
+ * pg_stat_activity only at the start and end missed those).
+ */
+function sampleCluster() {
+  const pids = () => readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+    try { return readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'postgres' } catch { return false }
+  }).map(Number)
+  const seen = new Map<number, { first: number; last: number }>()
+  for (const pid of pids()) { const c = cpuMs(pid); seen.set(pid, { first: c, last: c }) }
+  const tick = () => {
+    for (const pid of pids()) {
+      const c = cpuMs(pid)
+      const e = seen.get(pid)
+      if (e) { if (c > e.last) e.last = c } else seen.set(pid, { first: 0, last: c })
+    }
   }
+  const timer = setInterval(tick, 100)
+  return { stop: () => { clearInterval(timer); tick(); return [...seen.values()].reduce((s, e) => s + e.last - e.first, 0) } }
 }
 
 const loadavg = () => os.loadavg().map((x) => x.toFixed(1)).join(' ')
@@ -311,7 +322,7 @@ async function rawCeiling(url: string, clients: number, seconds: number) {
     const settings = Object.fromEntries((await pool.query<{ name: string; setting: string }>(`select name, setting from pg_settings where name in ('synchronous_commit', 'fsync', 'full_page_writes', 'wal_sync_method', 'commit_delay')`)).rows.map((r) => [r.name, r.setting]))
     const payload = JSON.stringify({ a: 'yes', b: 'no', c: { approve: ['x', 'y', 'z'] }, pad: 'x'.repeat(150) })
     const held = await Promise.all(Array.from({ length: clients }, () => pool.connect()))
-    const pgCpu0 = await backendCpuMs(url, 'gongzhi-bench-raw')
+    const pgCpu = sampleCluster()
     const cpu0 = process.cpuUsage()
     let commits = 0
     const t0 = performance.now()
@@ -327,7 +338,7 @@ async function rawCeiling(url: string, clients: number, seconds: number) {
     const secs = (performance.now() - t0) / 1000
     const cpu = process.cpuUsage(cpu0)
     const clientCpuMs = (cpu.user + cpu.system) / 1000
-    const pgCpuMs = (await backendCpuMs(url, 'gongzhi-bench-raw')) - pgCpu0
+    const pgCpuMs = pgCpu.stop()
     for (const c of held) c.release()
     await pool.query('drop table bench_raw')
     return { commitsPerS: commits / secs, commits, secs, settings, clientCpuMs, pgCpuMs }
@@ -459,7 +470,7 @@ async function main() {
     if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true })
     server = startServer({
       DATABASE_URL: url, APP_SECRET: secret, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir,
-      LOG_LEVEL: 'warn', DEMO: 'false', OUTBOX_INTERVAL_MS: '0', NODE_ENV: 'production',
+      LOG_LEVEL: 'warn', CAST_QUEUE_STATS: '1', DEMO: 'false', OUTBOX_INTERVAL_MS: '0', NODE_ENV: 'production',
     }, cpuProfDir)
     const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY })
     const t0 = performance.now()
@@ -494,14 +505,14 @@ async function main() {
     const waits = process.env.BENCH_WAITS ? sampleWaits(url) : null
     const loadBefore = loadavg()
     const serverCpu0 = cpuSplit(server.pid!)
-    const pgCpu0 = await backendCpuMs(url, 'gongzhi')
+    const pgCpu = sampleCluster()
     const clientCpu0 = process.cpuUsage()
     const { latencies, statuses, firstErrors, wallS } = await castAll(agent, port, s, tokens)
     const clientCpu = process.cpuUsage(clientCpu0)
     const serverCpu1 = cpuSplit(server.pid!)
     const serverCpuMs = serverCpu1.total - serverCpu0.total
     const serverSysMs = serverCpu1.sys - serverCpu0.sys
-    const pgCpuMs = (await backendCpuMs(url, 'gongzhi')) - pgCpu0
+    const pgCpuMs = pgCpu.stop()
     const loadAfter = loadavg()
     clearInterval(sampler)
     const waitCounts = waits ? await waits.stop() : null
@@ -552,7 +563,7 @@ async function main() {
     row('latency p99 (ms)', p99.toFixed(1), `target < ${TARGET.p99Ms}: ${p99 < TARGET.p99Ms ? 'met' : 'NOT met'}`)
     row('latency max (ms)', max.toFixed(1))
     row('CPU/ballot: server (ms)', (serverCpuMs / ok).toFixed(3), `of which kernel ${(serverSysMs / ok).toFixed(3)}`)
-    row('CPU/ballot: pg backends (ms)', (pgCpuMs / ok).toFixed(3))
+    row('CPU/ballot: PostgreSQL (ms)', (pgCpuMs / ok).toFixed(3))
     row('CPU/ballot: load client (ms)', ((clientCpu.user + clientCpu.system) / 1000 / ok).toFixed(3))
     row('CPU/commit raw: client+pg (ms)', `${(raw.clientCpuMs / raw.commits).toFixed(3)}+${(raw.pgCpuMs / raw.commits).toFixed(3)}`)
     row('load average before / after', `${loadBefore.split(' ')[0]} / ${loadAfter.split(' ')[0]}`, os.cpus().length + ' cores')
