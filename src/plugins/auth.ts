@@ -1,12 +1,14 @@
 // Sign-in tokens: JWT (HS256 pinned; issuer, audience and expiry checked), from the HttpOnly
 // cookie for pages or the Bearer header for the API. Each request re-checks the account in the
-// database (disabled, signed out everywhere, this token revoked), so no process keeps state.
+// database (disabled, signed out everywhere, this token revoked), so no process keeps state;
+// requests that arrive together share that query (accountChecks below).
 import fp from 'fastify-plugin'
 import fastifyJwt from '@fastify/jwt'
 import { createHmac, randomUUID } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../config.js'
 import type { Db } from '../db/database.js'
+import { sql } from 'kysely'
 import { Errors } from '../core/errors.js'
 import { isApiRoute } from './errors.js'
 import type { Principal } from '../auth/principal.js'
@@ -40,6 +42,7 @@ export default fp(async (app, opts: { config: Config; db: Db }) => {
   })
 
   app.decorateRequest('principal', null)
+  const accounts = accountChecks(db)
 
   app.decorate('issueToken', async (user: { id: string; role: Role; tokenVersion: number }) => {
     const jti = randomUUID()
@@ -78,11 +81,7 @@ export default fp(async (app, opts: { config: Config; db: Db }) => {
       ;(req as any).tokenRejected = true
       return
     }
-    const row = await db.selectFrom('users')
-      .select(['id', 'role', 'displayName', 'compoundId', 'ownerId', 'jurisdictionId', 'scopeLevel', 'status', 'tokenVersion'])
-      .select((eb) => eb.exists(eb.selectFrom('revokedTokens').select('jti').where('jti', '=', claims.jti)).as('revoked'))
-      .where('id', '=', claims.sub)
-      .executeTakeFirst()
+    const row = await accounts.check(claims.sub, claims.jti)
     if (!row || row.status !== 'active' || row.tokenVersion !== claims.ver || row.revoked) {
       ;(req as any).tokenRejected = true
       return
@@ -103,3 +102,52 @@ export default fp(async (app, opts: { config: Config; db: Db }) => {
     if (!roles.includes(req.principal.role)) throw new Errors.FORBIDDEN()
   })
 }, { name: 'auth', dependencies: ['@fastify/cookie'] })
+
+/**
+ * The account check of every signed-in request (the user row, and whether this token was
+ * revoked), shared by the requests that arrive together: those waiting in the same turn of the
+ * event loop are looked up with one query. Nothing is kept once they are answered, so each
+ * request is still checked against the database as it is at that moment; only the round trip is
+ * shared. If the shared query fails, each request is looked up alone, so none can fail another.
+ */
+export function accountChecks(db: Db, max = 128) {
+  type Account = Awaited<ReturnType<typeof lookup>>[number]
+  interface Waiting { sub: string; jti: string; resolve(a: (Account & { revoked: boolean }) | undefined): void; reject(err: unknown): void }
+  let waiting: Waiting[] = []
+  let scheduled = false
+
+  const lookup = (subs: string[], jtis: string[]) => db.selectFrom('users')
+    .select(['id', 'role', 'displayName', 'compoundId', 'ownerId', 'jurisdictionId', 'scopeLevel', 'status', 'tokenVersion'])
+    .select((eb) => eb.selectFrom('revokedTokens').select(sql<string[] | null>`array_agg(jti::text)`.as('j')).where('jti', 'in', jtis).as('revokedJtis'))
+    .where('id', 'in', subs)
+    .execute()
+  const answer = (batch: Waiting[], rows: Account[]) => {
+    for (const w of batch) {
+      const row = rows.find((r) => r.id === w.sub)
+      w.resolve(row && { ...row, revoked: (row.revokedJtis ?? []).includes(w.jti) })
+    }
+  }
+  const flush = async () => {
+    scheduled = false
+    const batch = waiting.slice(0, max)
+    waiting = waiting.slice(max)
+    if (waiting.length) schedule()
+    try {
+      answer(batch, await lookup([...new Set(batch.map((w) => w.sub))], [...new Set(batch.map((w) => w.jti))]))
+    } catch (err) {
+      if (batch.length === 1) { batch[0].reject(err); return }
+      await Promise.all(batch.map(async (w) => { try { answer([w], await lookup([w.sub], [w.jti])) } catch (e) { w.reject(e) } }))
+    }
+  }
+  const schedule = () => {
+    if (scheduled) return
+    scheduled = true
+    setImmediate(() => { void flush() })
+  }
+  return {
+    check: (sub: string, jti: string) => new Promise<(Account & { revoked: boolean }) | undefined>((resolve, reject) => {
+      waiting.push({ sub, jti, resolve, reject })
+      schedule()
+    }),
+  }
+}

@@ -271,3 +271,23 @@ t.test('activation letter: print, then activate with the printed code and the ph
   const foreign = await app.inject({ method: 'POST', url: `/api/compounds/${fx.a.compoundId}/activation-letters`, headers: { authorization: `Bearer ${other}` }, payload: {} })
   t.equal(foreign.statusCode, 404, 'another street office cannot print A\'s letters')
 })
+
+t.test('requests arriving together share the account query, and each gets its own answer', async (t) => {
+  // Tokens of different accounts in different states, sent at once (one shared lookup).
+  const good = await apiSignIn(app, fx.a.phones.owner!)
+  const signedOut = await apiSignIn(app, fx.a.phones.owner!)
+  await app.inject({ method: 'POST', url: '/api/auth/logout', headers: { authorization: `Bearer ${signedOut}` } })
+  const street = await apiSignIn(app, fx.b.phones.street!)
+  const disabledPhone = fx.b.phones.residents!
+  const disabled = await apiSignIn(app, disabledPhone)
+  await db.updateTable('users').set({ status: 'disabled' }).where('phone', '=', disabledPhone).execute()
+  const unknownUser = forge({ alg: 'HS256', typ: 'JWT' }, { sub: randomUUID(), role: 'owner', ver: 0, jti: randomUUID(), iss: config.jwtIssuer, aud: config.jwtAudience, iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 600 })
+  try {
+    const tokens = [good, signedOut, street, disabled, unknownUser, good, street]
+    const res = await Promise.all(tokens.map(me))
+    t.same(res.map((r) => r.statusCode), [200, 401, 200, 401, 401, 200, 200])
+    t.same(res.filter((r) => r.statusCode === 200).map((r) => r.json().role), ['owner', 'street', 'owner', 'street'], 'each token is answered as its own account')
+  } finally {
+    await db.updateTable('users').set({ status: 'active' }).where('phone', '=', disabledPhone).execute()
+  }
+})
