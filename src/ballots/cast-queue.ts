@@ -43,7 +43,7 @@ export function castQueueOf(deps: Deps): CastQueue {
   return q
 }
 
-const voterKey = (j: CastRequest) => `${j.meetingId}|${j.actor.principal.ownerId}`
+const voterKey = (j: CastRequest) => `${j.meetingId.toLowerCase()}|${j.actor.principal.ownerId}`
 
 export class CastQueue {
   private waiting: Job[] = []
@@ -153,7 +153,7 @@ export async function recordBatch(trx: Tx, deps: Deps, jobs: CastRequest[]): Pro
     // Anything but a plain owner with a compound (the only scope an owner has) takes the single path.
     if (!p.ownerId || !p.compoundId) { outcomes[i] = { alone: true }; continue }
     try {
-      const m = rows.find((r) => r.id === job.meetingId)
+      const m = rows.find((r) => r.id === job.meetingId.toLowerCase()) // the database writes uuids in lower case
       if (!m || m.compoundId !== p.compoundId) throw withDenial(new Errors.NOT_FOUND('会议'), { action: 'meeting.access', target: `meeting:${job.meetingId}` })
       assertOpenForCast(m, now)
       const h = rows.find((r) => r.id === m.id && r.ownerId === p.ownerId)

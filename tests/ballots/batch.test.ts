@@ -134,3 +134,10 @@ t.test('casts after close are refused in the batch and recorded as late attempts
     ta.clock.advance(-8 * 24 * 3600_000)
   }
 })
+
+t.test('a meeting id in upper case is the same meeting', async (t) => {
+  const m = await makeMeeting(ta, fx, { state: 'open' })
+  const r = await ballots.castElectronic(deps, zhang, m.id.toUpperCase(), yes(m))
+  t.equal(r.meetingId, m.id)
+  t.equal(await count('ballots', m.id), 1)
+})
