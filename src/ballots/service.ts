@@ -8,6 +8,7 @@ import type { Deps, Actor } from '../core/context.js'
 import type { Tx } from '../db/database.js'
 import type { Channel } from '../db/schema.js'
 import { Errors } from '../core/errors.js'
+import { hasHiddenChars } from '../core/schemas.js'
 import { enqueueMessage, type OutgoingMessage } from '../notifications/outbox.js'
 import { chinaDate } from '../core/clock.js'
 import { formatDateTimeZh } from '../core/format.js'
@@ -196,6 +197,7 @@ export async function enterPaperBallot(deps: Deps, actor: Actor, meetingId: stri
   if (!canManage(actor.principal)) throw new Errors.FORBIDDEN()
   const now = deps.clock.now()
   if (input.receivedAt > now) throw new Errors.VALIDATION_FAILED('收票时间不能晚于现在')
+  if (hasHiddenChars(input.collector)) throw new Errors.VALIDATION_FAILED('收票人姓名含有不可见的控制字符，请重新输入')
   const receipt = await deps.db.transaction().execute(async (trx) => {
     const m = await openMeetingForCast(trx, actor, meetingId, now)
     const unit = await trx.selectFrom('frozenUnits').select('headKey').where('meetingId', '=', m.id).where('unitId', '=', input.unitId).executeTakeFirst()

@@ -16,6 +16,9 @@ export const Level = Type.Enum(['city', 'district', 'street', 'community'])
  */
 export const NO_HIDDEN_CHARS = '^[^\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200B-\\u200F\\u202A-\\u202E\\u2060-\\u2069\\uFEFF]*$'
 export const Name = Type.String({ minLength: 1, maxLength: 100, pattern: NO_HIDDEN_CHARS })
+const HIDDEN_CHAR = new RegExp(`[${NO_HIDDEN_CHARS.slice(3, -3)}]`) // the class of NO_HIDDEN_CHARS, not negated
+/** The same rule for text that reaches a service from a page form, where no schema pattern applies. */
+export const hasHiddenChars = (s: string) => HIDDEN_CHAR.test(s)
 export const Page = Type.Object({
   page: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, default: 1 })),
   pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),

@@ -1,5 +1,5 @@
 import Type from 'typebox'
-import { Id, AreaCenti } from '../core/schemas.js'
+import { Id, AreaCenti, NO_HIDDEN_CHARS } from '../core/schemas.js'
 
 export const TopicSchema = Type.Enum(['rules_of_procedure', 'management_rules', 'elect_committee', 'hire_property_company', 'use_maintenance_fund', 'raise_maintenance_fund', 'rebuild', 'change_common_use', 'other'])
 export const StateSchema = Type.Enum(['draft', 'noticed', 'open', 'closed', 'preliminary', 'final', 'annulled'])
@@ -51,7 +51,7 @@ export const PaperBody = Obj({
   unitId: Id,
   serial: Type.String({ minLength: 1, maxLength: 50, pattern: '^[0-9A-Za-z-]+$' }),
   code: Type.Optional(Type.String({ minLength: 1, maxLength: 20, pattern: '^[0-9A-Za-z -]+$', description: '表决票上印的校验码（必填；缺少时返回 400），例如 ABCDE-FGHJK' })),
-  collector: Type.String({ minLength: 1, maxLength: 50 }),
+  collector: Type.String({ minLength: 1, maxLength: 50, pattern: NO_HIDDEN_CHARS }),
   receivedAt: DateTime,
   choices: ChoicesSchema,
   scanBase64: Type.Optional(Type.String({ maxLength: 4_000_000, pattern: '^[A-Za-z0-9+/=\\s]+$' })),

@@ -3,7 +3,7 @@
 // (src/ballots/routes.ts), which now checks the serial and its code.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { errors, IdParams, Id, FileBody } from '../core/schemas.js'
+import { errors, IdParams, Id, FileBody, NO_HIDDEN_CHARS } from '../core/schemas.js'
 import { actorOf } from '../core/context.js'
 import { Obj, Nullable } from '../meetings/schemas.js'
 import * as paper from './service.js'
@@ -15,7 +15,7 @@ const Serial = Type.String({ minLength: 1, maxLength: 50, pattern: '^[0-9A-Za-z-
 const Code = Type.String({ minLength: 1, maxLength: 20, pattern: '^[0-9A-Za-z -]+$', description: '表决票上印的校验码，例如 ABCDE-FGHJK' })
 
 export const IssueBody = Obj({
-  label: Type.String({ minLength: 1, maxLength: 50, description: '收票人姓名或投票箱名称' }),
+  label: Type.String({ minLength: 1, maxLength: 50, pattern: NO_HIDDEN_CHARS, description: '收票人姓名或投票箱名称' }),
   kind: Type.Optional(Kind),
   unitIds: Type.Union([Type.Literal('all'), Type.Array(Id, { minItems: 1, maxItems: 20000 })], { description: "'all'：名册中尚无未交回表决票的全部房屋；或房屋 id 列表" }),
 })

@@ -18,6 +18,7 @@ import type { Deps, Actor } from '../core/context.js'
 import type { Tx } from '../db/database.js'
 import type { PaperBatchKind, PaperRejectionReason } from '../db/schema.js'
 import { Errors } from '../core/errors.js'
+import { hasHiddenChars } from '../core/schemas.js'
 import { requireMeeting } from '../meetings/service.js'
 import { canManage, canSeeTurnout, requireState } from '../meetings/policy.js'
 import { logEvent } from '../meetings/queries.js'
@@ -69,6 +70,7 @@ export async function issueBatch(deps: Deps, actor: Actor, meetingId: string, in
   requireManager(actor)
   const label = input.label.trim()
   if (!label || label.length > 50) throw new Errors.VALIDATION_FAILED('请填写收票人姓名或投票箱名称（不超过 50 字）')
+  if (hasHiddenChars(label)) throw new Errors.VALIDATION_FAILED('收票人姓名或投票箱名称含有不可见的控制字符，请重新输入')
   const now = deps.clock.now()
   return deps.db.transaction().execute(async (trx) => {
     // FOR SHARE: opening or closing waits for an issue in flight, casting is not held up.

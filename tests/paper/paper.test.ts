@@ -12,6 +12,8 @@ import { makeMeeting } from '../helpers/meeting.js'
 import { pdfText, pdfPageCount } from '../helpers/pdf-text.js'
 import { paperCode, formatCode, qrPayload, codeMatches } from '../../src/paper/codes.js'
 import * as meetings from '../../src/meetings/service.js'
+import * as paper from '../../src/paper/service.js'
+import * as ballots from '../../src/ballots/service.js'
 
 const ta = await makeApp()
 t.teardown(ta.close)
@@ -89,6 +91,15 @@ t.test('issue two batches: serials run on per meeting, each ballot has its code'
   t.equal(stranger.status, 404, 'a unit not on this meeting’s roll')
   t.equal((await api(tok.owner, 'POST', `/api/meetings/${m.id}/paper-batches`, { label: '业主', unitIds: 'all' })).status, 403, 'an owner cannot issue ballots')
   t.equal((await api(tok.committeeB, 'POST', `/api/meetings/${m.id}/paper-batches`, { label: 'B', unitIds: 'all' })).status, 404, 'another compound’s committee cannot see the meeting')
+  // A label that displays as something else than what is stored (U+202E reverses the text after it).
+  const hidden = await api(tok.committee, 'POST', `/api/meetings/${m.id}/paper-batches`, { label: '王\u202e票收', unitIds: 'all' })
+  t.equal(hidden.status, 400, 'a label with a hidden control character is refused')
+  const batchesNow = await db.selectFrom('paperBatches').select((eb) => eb.fn.countAll<number>().as('n')).where('meetingId', '=', m.id).executeTakeFirstOrThrow()
+  t.equal(Number(batchesNow.n), 2, 'and no batch was written')
+  await t.rejects(paper.issueBatch(ta.app.deps, m.committee, m.id, { label: '王\u200b收票', kind: 'collector', unitIds: 'all' }), { code: 'VALIDATION_FAILED' }, 'the service refuses it too (the page form has no schema pattern)')
+  const badCollector = await api(tok.committee, 'POST', `/api/meetings/${m.id}/paper-ballots`, { unitId: shop.unitId, serial: 'P00001', code: 'AAAAA-AAAAA', collector: '王\u202e收', receivedAt: new Date(Date.now() - 60_000).toISOString(), choices: {} })
+  t.equal(badCollector.status, 400, 'a collector name with a hidden control character is refused')
+  await t.rejects(ballots.enterPaperBallot(ta.app.deps, m.committee, m.id, { unitId: shop.unitId, serial: 'P00001', code: 'AAAAA-AAAAA', collector: '王\u2066收', receivedAt: new Date(0), choices: {} }), { code: 'VALIDATION_FAILED' }, 'by the service too')
 
   const list = await api(tok.street, 'GET', `/api/meetings/${m.id}/paper-batches`)
   t.equal(list.status, 200)

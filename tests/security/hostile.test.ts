@@ -92,7 +92,7 @@ const HUGE_ARRAY = `[${new Array(100_000).fill('0').join(',')}]`
 /** Field kinds: what a field may accept among the hostile strings. */
 type Kind = 'prose' | 'name' | 'strict'
 const PROSE = new Set(['reason', 'text', 'resolution', 'statement', 'description', 'noticeText', 'title', 'scope', 'note', 'seed', 'password'])
-const NAMES = new Set(['displayName', 'name', 'address', 'filename'])
+const NAMES = new Set(['displayName', 'name', 'address', 'filename', 'label', 'collector'])
 /** Form fields a browser sends once per ticked box. */
 const MULTIPLE = new Set(['forms'])
 const kindOf = (field: string): Kind => PROSE.has(field) ? 'prose' : NAMES.has(field) ? 'name' : 'strict'
