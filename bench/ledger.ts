@@ -1,6 +1,8 @@
-// `npm run bench -- ledger`: the standalone verifier on a bundle of 100,000 ballot events
-// (target < 5 s), and inclusion proofs served from a 100,000-entry ledger (target p99 < 5 ms).
-// Last line: {"bench":"ledger","events":…,"verify_s":…,"proof_p99_ms":…}
+// `npm run bench -- ledger`: the standalone verifier on a bundle of 100,000 ballot events as
+// `npm run verify` runs it (target < 5 s), the same with --promises (every entry's promise
+// signature checked too: no target, reported), and inclusion proofs served from a 100,000-entry
+// ledger (target p99 < 5 ms).
+// Last line: {"bench":"ledger","events":…,"verify_s":…,"proof_p99_ms":…,"verify_promises_s":…}
 import { generateKeyPairSync, sign, createHash, randomUUID } from 'node:crypto'
 import { cpus, totalmem } from 'node:os'
 import { MerkleTree, leafHash } from '../src/ledger/merkle.js'
@@ -27,8 +29,11 @@ import pg from 'pg'
 const EVENTS = Number(process.env.LEDGER_EVENTS ?? 100_000)
 const HEADS = 20_000
 
+// One key for the bundle and the proof server: the integrator checks every entry's promise
+// against the server's key before positioning it, as it would for entries the server appended.
+const { privateKey, publicKey } = generateKeyPairSync('ed25519')
+
 function makeBundle() {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519')
   const pub = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64')
   const meetingId = randomUUID()
   const items = [{ id: randomUUID(), position: 1, kind: 'resolution' as const, topic: 'management_rules', seats: null, candidateIds: [] as string[] },
@@ -110,21 +115,30 @@ const seeded = await (async () => {
 collectGarbage()
 
 // Inclusion proofs served over HTTP (GET /api/verify) from a real 100,000-entry ledger in the
-// database (PostgreSQL with DATABASE_URL, else PGlite): receipt lookup, position, latest
-// checkpoint, proof from the server's cached tree, checks of proof and signature.
+// database (PostgreSQL with DATABASE_URL, else PGlite): receipt lookup, position and latest
+// checkpoint (one query), proof from the server's cached tree (cached when it integrated the
+// entries), checks of proof and signature. Random receipts, one request at a time.
 const http = await measureProofs(seeded)
-console.log(`inclusion proof over HTTP (${http.db}, ledger of ${http.size} entries, ${http.samples} requests): p50 ${http.p50.toFixed(2)} ms, p99 ${http.p99.toFixed(2)} ms (first request, loading the tree: ${http.first.toFixed(0)} ms)`)
+console.log(`inclusion proof over HTTP (${http.db}, ledger of ${http.size} entries, ${http.samples} requests): p50 ${http.p50.toFixed(2)} ms, p90 ${http.p90.toFixed(2)} ms, p99 ${http.p99.toFixed(2)} ms, max ${http.max.toFixed(2)} ms (first request: ${http.first.toFixed(0)} ms)`)
+console.log(`  then ${http.warm.samples} more (steady state, not the figure): p50 ${http.warm.p50.toFixed(2)} ms, p90 ${http.warm.p90.toFixed(2)} ms, p99 ${http.warm.p99.toFixed(2)} ms, max ${http.warm.max.toFixed(2)} ms`)
 collectGarbage()
 
-// The verifier as `npm run verify` runs it: read and parse the file, then check everything.
-const t1 = performance.now()
-const verdict = await verifyBundleParallel(JSON.parse(readFileSync(file, 'utf8')))
-const verifyS = (performance.now() - t1) / 1000
-console.log(`verifier: ${verdict.ok ? 'VALID' : `INVALID — ${verdict.problem}`} in ${verifyS.toFixed(2)} s`)
-if (!verdict.ok) process.exitCode = 1
+// The verifier as `npm run verify [--promises]` runs it: read and parse the file, then check
+// everything (and with --promises every promise signature, in worker threads).
+async function timeVerifier(promises: boolean) {
+  const t1 = performance.now()
+  const verdict = await verifyBundleParallel(JSON.parse(readFileSync(file, 'utf8')), { promises })
+  const s = (performance.now() - t1) / 1000
+  console.log(`verifier${promises ? ' --promises' : ''}: ${verdict.ok ? 'VALID' : `INVALID — ${verdict.problem}`} in ${s.toFixed(2)} s`)
+  if (!verdict.ok) process.exitCode = 1
+  return s
+}
+const verifyS = await timeVerifier(false)
+collectGarbage()
+const verifyPromisesS = await timeVerifier(true)
 rmSync(dirname(file), { recursive: true, force: true })
 
-console.log(JSON.stringify({ bench: 'ledger', events: seeded.size, verify_s: Number(verifyS.toFixed(2)), proof_p99_ms: Number(http.p99.toFixed(2)) }))
+console.log(JSON.stringify({ bench: 'ledger', events: seeded.size, verify_s: Number(verifyS.toFixed(2)), proof_p99_ms: Number(http.p99.toFixed(2)), verify_promises_s: Number(verifyPromisesS.toFixed(2)) }))
 process.exit(process.exitCode ?? 0)
 
 function collectGarbage() {
@@ -150,9 +164,13 @@ async function seedProofServer(b: any) {
   }
   const { db } = database
   await migrateToLatest(db)
-  const config = validateConfig({ ...defaults(), dataDir: mkdtempSync(join(tmpdir(), 'gz-bench-ledger-')), secret: 'bench-secret-0123456789abcdef0123456789abcdef', logLevel: 'silent', demo: false, outboxIntervalMs: 0, publicRateLimit: 1_000_000 })
+  const config = validateConfig({
+    ...defaults(), dataDir: mkdtempSync(join(tmpdir(), 'gz-bench-ledger-')), secret: 'bench-secret-0123456789abcdef0123456789abcdef', logLevel: 'silent', demo: false, outboxIntervalMs: 0, publicRateLimit: 1_000_000,
+    ledgerKey: privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64'),
+  })
   const app = await buildApp({ config, db, dbKind: database.kind, logger: false })
-  // A meeting with the bundle's entries, signed with the server's key as it would have appended them.
+  // The bundle's meeting (same id: the promises name it) with the bundle's entries, signed with the
+  // server's key as it would have appended them.
   const node = async (parentId: string | null, level: 'city' | 'district' | 'street' | 'community') =>
     (await db.insertInto('jurisdictions').values({ parentId, level, name: level }).returning('id').executeTakeFirstOrThrow()).id
   const city = await node(null, 'city'); const district = await node(city, 'district'); const street = await node(district, 'street'); const community = await node(street, 'community')
@@ -160,7 +178,7 @@ async function seedProofServer(b: any) {
   const userId = (await db.insertInto('users').values({ role: 'street', displayName: 'bench', phone: '13000000000', jurisdictionId: street, status: 'active' }).returning('id').executeTakeFirstOrThrow()).id
   const now = new Date()
   const meetingId = (await db.insertInto('meetings').values({
-    compoundId, title: '基准会议', convener: 'street', forms: ['electronic'], state: 'open', opensAt: new Date(now.getTime() - 3600_000), closesAt: new Date(now.getTime() + 86400_000),
+    id: b.meeting.id, compoundId, title: '基准会议', convener: 'street', forms: ['electronic'], state: 'open', opensAt: new Date(now.getTime() - 3600_000), closesAt: new Date(now.getTime() + 86400_000),
     noticePostedAt: new Date(now.getTime() - 20 * 86400_000), frozenAt: now, rollFingerprint: b.roll.fingerprint, totalAreaCenti: b.roll.totalAreaCenti, totalHeads: b.roll.totalHeads, createdBy: userId,
   }).returning('id').executeTakeFirstOrThrow()).id
   const codes: string[] = []
@@ -170,7 +188,12 @@ async function seedProofServer(b: any) {
     return { compoundId, meetingId, kind: i === 0 ? 'roll_frozen' : 'ballot_cast', canonical: e.canonical, leafHash: e.leafHash, receiptCode: code, promiseSig: e.promise.signature, createdAt: e.promise.signedAt }
   })
   for (let i = 0; i < rows.length; i += 2000) await db.insertInto('ledgerEntries').values(rows.slice(i, i + 2000)).execute()
+  const t0 = performance.now()
   await integrate(app.deps, meetingId, { checkpoint: true })
+  console.log(`integrated ${rows.length} entries (every promise checked) in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+  // A real ledger grows over days and autovacuum analyzes it as it does; these tables were filled
+  // in seconds and have no statistics yet. ANALYZE gives the planner what it would have in use.
+  await sql`analyze`.execute(db)
   await app.listen({ port: 0, host: '127.0.0.1' })
   return { app, database, dropDb, codes, size: rows.length }
 }
@@ -187,19 +210,28 @@ async function measureProofs({ app, database, dropDb, codes, size }: Awaited<Ret
   const firstRes = await get(`/api/verify?receipt=${codes[1]}`)
   const first = performance.now() - s
   if (JSON.parse(firstRes.body).status !== 'included') throw new Error(`proof not served: ${firstRes.body.slice(0, 200)}`)
-  const lat: number[] = []
-  for (let i = 0; i < 2000; i++) {
-    const code = codes[1 + Math.floor(Math.random() * (codes.length - 1))]
-    s = performance.now()
-    const res = await get(`/api/verify?receipt=${code}`)
-    lat.push(performance.now() - s)
-    if (res.status !== 200 || (i < 50 && !JSON.parse(res.body).proofValid)) throw new Error(`bad proof response ${res.status}`)
+  const sample = async (n: number) => {
+    const lat: number[] = []
+    for (let i = 0; i < n; i++) {
+      const code = codes[1 + Math.floor(Math.random() * (codes.length - 1))]
+      s = performance.now()
+      const res = await get(`/api/verify?receipt=${code}`)
+      lat.push(performance.now() - s)
+      if (res.status !== 200 || (i < 50 && !JSON.parse(res.body).proofValid)) throw new Error(`bad proof response ${res.status}`)
+    }
+    lat.sort((x, y) => x - y)
+    const at = (q: number) => lat[Math.floor(lat.length * q)]
+    return { samples: lat.length, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: lat[lat.length - 1] }
   }
-  lat.sort((x, y) => x - y)
+  // The figure (proof_p99_ms): the 2,000 requests right after the first, as this bench always
+  // measured. Much of their tail is the server warming up: V8 compiles the hot paths in background
+  // threads that compete with PostgreSQL for the two cores. 2,000 more requests, printed only, show
+  // the server in its steady state.
+  const cold = await sample(2000)
+  const warm = await sample(2000)
   agent.destroy()
   await app.close()
   await database.close()
   await dropDb?.()
-  void sql
-  return { db: database.kind, size, samples: lat.length, first, p50: lat[Math.floor(lat.length * 0.5)], p99: lat[Math.floor(lat.length * 0.99)] }
+  return { db: database.kind, size, first, ...cold, warm }
 }

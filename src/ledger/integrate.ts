@@ -2,39 +2,94 @@
 // order it finds them, and signs a checkpoint (tree size + root + time). One integrator per
 // meeting at a time (a transaction-scoped advisory lock), so several app processes are safe.
 import { sql } from 'kysely'
+import { verify, type KeyObject } from 'node:crypto'
 import type { Deps } from '../core/context.js'
 import type { Db, Tx } from '../db/database.js'
-import { MerkleTree } from './merkle.js'
-import { checkpointText, signText } from './keys.js'
+import { MerkleTree, leafHashOfText } from './merkle.js'
+import { checkpointText, promiseText, signText } from './keys.js'
 import { crashPoint } from '../core/crash.js'
 
-/** Committed trees are cached per process: positions are append-only, so a cached prefix stays true. */
-const cache = new Map<string, MerkleTree>()
+/**
+ * Committed trees are cached per database and process: positions are append-only, so a cached
+ * prefix stays true. (Per database, not just per meeting id: tests and restores open several.)
+ */
+const caches = new WeakMap<Db, Map<string, MerkleTree>>()
 const CACHE_MAX = 16
 
-/** The meeting's tree as committed (or as seen inside `db` when it is a transaction). */
-export async function treeOf(db: Db | Tx, meetingId: string, useCache = true): Promise<MerkleTree> {
-  const cached = useCache ? cache.get(meetingId) : undefined
-  const tree = cached ?? new MerkleTree()
+/** Append to `tree` the meeting's positions from `tree.size` on, as `db` sees them. */
+async function extend(db: Db | Tx, meetingId: string, tree: MerkleTree): Promise<MerkleTree> {
   const rows = await db.selectFrom('ledgerPositions as p').innerJoin('ledgerEntries as e', 'e.id', 'p.entryId')
     .select(['p.leafIndex', 'e.leafHash']).where('p.meetingId', '=', meetingId).where('p.leafIndex', '>=', tree.size).orderBy('p.leafIndex').execute()
   for (const r of rows) {
+    // A concurrent call extending the same cached tree may have appended these already.
+    if (Number(r.leafIndex) < tree.size) continue
     if (Number(r.leafIndex) !== tree.size) throw new Error(`ledger positions of meeting ${meetingId} have a gap at ${tree.size}`)
-    tree.append(Buffer.from(r.leafHash, 'hex'))
-  }
-  if (useCache && !db.isTransaction) {
-    cache.delete(meetingId)
-    cache.set(meetingId, tree)
-    while (cache.size > CACHE_MAX) cache.delete(cache.keys().next().value!)
+    tree.appendHex(r.leafHash)
   }
   return tree
+}
+
+/**
+ * The meeting's tree as committed, from the process cache brought up to date. With `minSize`, a
+ * cached tree of at least that many leaves is returned as it is, without asking the database: a
+ * proof against a checkpoint of size n needs only the first n leaves, which never change.
+ */
+export async function treeOf(db: Db, meetingId: string, opts: { minSize?: number } = {}): Promise<MerkleTree> {
+  let cache = caches.get(db)
+  if (!cache) caches.set(db, cache = new Map())
+  const cached = cache.get(meetingId)
+  if (cached && opts.minSize !== undefined && cached.size >= opts.minSize) return cached
+  const tree = await extend(db, meetingId, cached ?? new MerkleTree())
+  cache.delete(meetingId)
+  cache.set(meetingId, tree)
+  while (cache.size > CACHE_MAX) cache.delete(cache.keys().next().value!)
+  return tree
+}
+
+/** Ed25519 verification on libuv's thread pool: a backlog of entries does not block the event loop. */
+const verifyAsync = (key: KeyObject, text: string, signatureB64: string) => new Promise<boolean>((resolve) => {
+  try { verify(null, Buffer.from(text, 'utf8'), key, Buffer.from(signatureB64, 'base64'), (err, ok) => resolve(!err && ok)) } catch { resolve(false) }
+})
+
+/** An entry in ledger_entries that this service did not write (see checkPromises). */
+export class ForeignEntryError extends Error {
+  constructor(readonly entryId: number) {
+    super(`ledger entry ${entryId} was not written by this service: its promise signature is invalid`)
+  }
+}
+
+/**
+ * Every entry the service appends carries a promise signed with the ledger key over its meeting,
+ * leaf hash and time. An entry without a valid one was written around the application (into the
+ * table directly) by someone without the key. Checkpoints are signed with the same key, so if the
+ * integrator positioned such an entry, its signed checkpoint would vouch for it; refusing here is
+ * what lets the bundle verifier skip the per-entry promises by default (docs/audit-bundle.md).
+ * Also checked: the leaf hash is the content's and the promise's time is the content's `at`, so the
+ * promise really is for this content. Throws for the first (lowest id) entry that fails.
+ */
+async function checkPromises(deps: Deps, meetingId: string, pending: Array<{ id: number | string; canonical: string; leafHash: string; promiseSig: string; createdAt: Date }>) {
+  const BATCH = 256
+  for (let i = 0; i < pending.length; i += BATCH) {
+    const batch = pending.slice(i, i + BATCH)
+    const ok = await Promise.all(batch.map(async (e) => {
+      const at = e.createdAt.toISOString()
+      let body: { at?: unknown } | null = null
+      try { body = JSON.parse(e.canonical) } catch { /* not JSON: not ours */ }
+      if (body?.at !== at || leafHashOfText(e.canonical) !== e.leafHash) return false
+      return verifyAsync(deps.ledgerKey.publicKey, promiseText(meetingId, e.leafHash, at), e.promiseSig)
+    }))
+    const bad = ok.indexOf(false)
+    if (bad >= 0) throw new ForeignEntryError(Number(batch[bad].id))
+  }
 }
 
 export interface IntegrateResult { added: number; treeSize: number; checkpointId: number | null; rootHash: string | null }
 
 /**
  * Inside a transaction: position every entry not yet in the tree and, when anything was added
- * or `checkpoint` is asked for (the minute tick, the close), sign a checkpoint.
+ * or `checkpoint` is asked for (the minute tick, the close), sign a checkpoint. Throws, positioning
+ * nothing, if any pending entry's signed promise is invalid (ForeignEntryError): the meeting cannot
+ * be integrated, and so not closed, until someone has looked into how the row got there.
  */
 export async function integrateInTx(trx: Tx, deps: Deps, meetingId: string, opts: { checkpoint?: boolean; final?: boolean } = {}): Promise<IntegrateResult> {
   // Lock order: the meeting row first, then the ledger lock — as a close or finalize does (it holds
@@ -42,14 +97,23 @@ export async function integrateInTx(trx: Tx, deps: Deps, meetingId: string, opts
   // row; taken only at the insert, after the advisory lock, it deadlocked with a close in flight.
   const meeting = await trx.selectFrom('meetings').select('compoundId').where('id', '=', meetingId).forKeyShare().executeTakeFirstOrThrow()
   await sql`select pg_advisory_xact_lock(hashtext(${`ledger:${meetingId}`}))`.execute(trx)
-  const tree = await treeOf(trx, meetingId, false)
+  // A copy of the committed tree cached for this database, extended as this transaction sees it
+  // (the copy: this transaction may roll back), instead of reading every position on each tick.
+  const tree = await extend(trx, meetingId, caches.get(deps.db)?.get(meetingId)?.clone() ?? new MerkleTree())
   const pending = await trx.selectFrom('ledgerEntries as e').leftJoin('ledgerPositions as p', 'p.entryId', 'e.id')
-    .select(['e.id', 'e.leafHash', 'e.compoundId']).where('e.meetingId', '=', meetingId).where('p.entryId', 'is', null).orderBy('e.id').execute()
+    .select(['e.id', 'e.leafHash', 'e.compoundId', 'e.canonical', 'e.promiseSig', 'e.createdAt']).where('e.meetingId', '=', meetingId).where('p.entryId', 'is', null).orderBy('e.id').execute()
   if (pending.length === 0 && !opts.checkpoint && !opts.final) return { added: 0, treeSize: tree.size, checkpointId: null, rootHash: null }
+  await checkPromises(deps, meetingId, pending)
+  // The tree must still be the one the last checkpoint signed: never sign a history that forks it.
+  const last = await trx.selectFrom('ledgerCheckpoints').select(['treeSize', 'rootHash']).where('meetingId', '=', meetingId)
+    .orderBy('treeSize', 'desc').orderBy('signedAt', 'desc').limit(1).executeTakeFirst()
+  if (last && (Number(last.treeSize) > tree.size || tree.root(Number(last.treeSize)).toString('hex') !== last.rootHash)) {
+    throw new Error(`ledger of meeting ${meetingId}: the positioned entries no longer give the root of the checkpoint at size ${last.treeSize}`)
+  }
   let compoundId = pending[0]?.compoundId
   const rows = pending.map((e, i) => ({ compoundId: e.compoundId, meetingId, leafIndex: tree.size + i, entryId: Number(e.id) }))
   for (let i = 0; i < rows.length; i += 1000) await trx.insertInto('ledgerPositions').values(rows.slice(i, i + 1000)).execute()
-  for (const e of pending) tree.append(Buffer.from(e.leafHash, 'hex'))
+  for (const e of pending) tree.appendHex(e.leafHash)
   if (rows.length) crashPoint('integrate.positioned', meetingId)
   compoundId ??= meeting.compoundId
   const signedAt = deps.clock.now()
@@ -61,7 +125,11 @@ export async function integrateInTx(trx: Tx, deps: Deps, meetingId: string, opts
 }
 
 export async function integrate(deps: Deps, meetingId: string, opts: { checkpoint?: boolean; final?: boolean } = {}): Promise<IntegrateResult> {
-  return deps.db.transaction().execute((trx) => integrateInTx(trx, deps, meetingId, opts))
+  const result = await deps.db.transaction().execute((trx) => integrateInTx(trx, deps, meetingId, opts))
+  // Committed: bring the cached tree up to date (the new positions only, after the first time), so
+  // the next tick and the next proof start from it. A failure here costs only a later reload.
+  if (result.added > 0) await treeOf(deps.db, meetingId).catch(() => {})
+  return result
 }
 
 /**
@@ -76,17 +144,24 @@ export async function integrateAll(deps: Deps, checkpointMs = 60_000): Promise<n
     .where((eb) => eb.not(eb.exists(eb.selectFrom('ledgerCheckpoints as c').select('c.id').whereRef('c.meetingId', '=', 'm.id').where('c.signedAt', '>', cutoff))))
     .execute()
   const ids = new Set([...pending.map((r) => r.meetingId), ...stale.map((r) => r.meetingId)])
-  for (const id of ids) await integrate(deps, id, { checkpoint: true })
+  // A meeting that cannot be integrated (a foreign entry) must not hold up the others: its error
+  // is raised once they are done.
+  const failures: Error[] = []
+  for (const id of ids) await integrate(deps, id, { checkpoint: true }).catch((err: Error) => { failures.push(err) })
+  if (failures.length === 1) throw failures[0]
+  if (failures.length > 1) throw new AggregateError(failures, failures.map((e) => e.message).join('; '))
   return ids.size
 }
 
 /** The integrator loop (every second by default); never overlaps itself. */
-export function startIntegrator(deps: Deps, intervalMs = 1000, log?: { warn(obj: object, msg: string): void }) {
+export function startIntegrator(deps: Deps, intervalMs = 1000, log?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void }) {
   let running: Promise<void> | null = null
   let stopped = false
+  // A foreign entry is logged as an error on every tick until someone deals with it.
+  const foreign = (err: unknown) => err instanceof ForeignEntryError || (err instanceof AggregateError && err.errors.some((e) => e instanceof ForeignEntryError))
   const timer = setInterval(() => {
     if (running || stopped) return
-    running = integrateAll(deps).then(() => undefined, (err) => log?.warn({ err: (err as Error).message }, 'ledger integration failed')).finally(() => { running = null })
+    running = integrateAll(deps).then(() => undefined, (err) => log?.[foreign(err) ? 'error' : 'warn']({ err: (err as Error).message }, 'ledger integration failed')).finally(() => { running = null })
   }, intervalMs)
   timer.unref()
   return { stop: async () => { stopped = true; clearInterval(timer); await running } }

@@ -51,3 +51,23 @@ t.test('every proof of every tree up to 70 leaves verifies, and tampering fails'
   }
   t.equal(failures, 0, `${checked} proofs checked`)
 })
+
+t.test('a copy is independent, hex and binary appends agree, and returned hashes are copies', async (t) => {
+  const leaves = Array.from({ length: 300 }, (_, i) => leafHash(Buffer.from(`leaf ${i}`)))
+  const a = new MerkleTree()
+  const b = new MerkleTree()
+  for (const l of leaves.slice(0, 100)) { a.append(l); b.appendHex(l.toString('hex')) }
+  t.ok(a.root().equals(b.root()), 'appendHex gives the same tree')
+  const c = a.clone()
+  for (const l of leaves.slice(100)) c.append(l)
+  t.equal(a.size, 100, 'the original did not grow with its copy')
+  t.ok(a.root().equals(rootOf(leaves.slice(0, 100))), 'the original is unchanged')
+  t.ok(c.root().equals(rootOf(leaves)), 'the copy grew past its levels\' first capacity correctly')
+  t.ok(c.root(100).equals(a.root()), 'the copy keeps the original as its prefix')
+  const proof = c.inclusionProof(7, 300)
+  proof[0].fill(0)
+  c.root().fill(0)
+  t.ok(verifyInclusion(leaves[7], 7, 300, c.inclusionProof(7, 300), rootOf(leaves)), 'changing returned hashes does not change the tree')
+  t.throws(() => a.appendHex('zz'.repeat(32)), RangeError, 'a leaf that is not hex is refused')
+  t.equal(a.size, 100, 'and not appended')
+})

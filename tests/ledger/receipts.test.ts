@@ -4,7 +4,7 @@
 import t from 'tap'
 import { sql } from 'kysely'
 import { makeApp, seedFixture, login, bearer, testClock } from '../helpers/app.js'
-import { makeMeeting } from '../helpers/meeting.js'
+import { makeMeeting, type MadeMeeting } from '../helpers/meeting.js'
 import { integrate } from '../../src/ledger/integrate.js'
 import { verifyInclusion } from '../../src/ledger/merkle.js'
 import { checkpointText, verifyText } from '../../src/ledger/signatures.js'
@@ -17,9 +17,11 @@ const { db } = ta.database
 
 let code = ''
 let meetingId = ''
+let made: MadeMeeting
 t.test('a cast gives a receipt that verifies publicly', async (t) => {
   const m = await makeMeeting(ta, fx, { state: 'open', votes: [{ owner: '钱七', choices: ['yes', 'no', { approve: ['赵六'] }] }] })
   meetingId = m.id
+  made = m
   const owner = await login(ta.app, fx.a.phones.owner!)
   const cast = await ta.app.inject({ method: 'POST', url: `/api/meetings/${m.id}/ballot`, headers: bearer(owner), payload: { choices: m.choices(['yes', 'yes', { approve: ['赵六', '钱七'] }]) } })
   t.equal(cast.statusCode, 201)
@@ -48,6 +50,25 @@ t.test('a cast gives a receipt that verifies publicly', async (t) => {
   t.equal(page.statusCode, 200)
   t.match(page.body, 'data-status="verified"')
   t.match(page.body, '核验通过')
+})
+
+t.test('a receipt is proved against the latest checkpoint as the ledger grows', async (t) => {
+  const before = (await ta.app.inject({ url: `/api/verify?receipt=${code}` })).json()
+  // A re-vote by the same owner: one more entry, a checkpoint of a larger tree.
+  const owner = await login(ta.app, fx.a.phones.owner!)
+  clock.advance(1000)
+  const cast = await ta.app.inject({ method: 'POST', url: `/api/meetings/${meetingId}/ballot`, headers: bearer(owner), payload: { choices: made.choices(['no', 'yes', { approve: ['钱七'] }]) } })
+  t.equal(cast.statusCode, 201)
+  clock.advance(1000)
+  await integrate(ta.app.deps, meetingId, { checkpoint: true })
+  const res = (await ta.app.inject({ url: `/api/verify?receipt=${code}` })).json()
+  t.equal(res.status, 'included')
+  t.ok(res.checkpoint.treeSize > before.checkpoint.treeSize, `checkpoint of ${res.checkpoint.treeSize} entries, was ${before.checkpoint.treeSize}`)
+  t.ok(res.proofValid && res.signatureValid)
+  const proof = res.proof.map((h: string) => Buffer.from(h, 'hex'))
+  t.ok(verifyInclusion(Buffer.from(res.leafHash, 'hex'), res.leafIndex, res.checkpoint.treeSize, proof, Buffer.from(res.checkpoint.rootHash, 'hex')), 'the new proof checks out')
+  const byHash = (await ta.app.inject({ url: `/api/verify?receipt=${res.leafHash.toUpperCase()}` })).json()
+  t.same(byHash, res, 'looked up by its leaf hash, the same answer')
 })
 
 t.test('a receipt with one character changed does not verify', async (t) => {

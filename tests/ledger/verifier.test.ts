@@ -1,6 +1,8 @@
 // The standalone verifier accepts an honest bundle and rejects, naming what and where, each of:
 // a changed ballot, a deleted ballot, a back-dated inserted ballot, a reordered ledger, a changed
-// roll area, a forged or altered checkpoint. Also: `npm run verify` as a process.
+// roll area, a forged or altered checkpoint — by default (promise signatures vouched for by the
+// checkpoints) and with every promise signature checked too ({ promises: true }, --promises), which
+// names a bad promise itself. Also: `npm run verify` as a process.
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
 import { writeFileSync, mkdtempSync } from 'node:fs'
@@ -10,6 +12,7 @@ import { generateKeyPairSync, sign } from 'node:crypto'
 import { makeApp, seedFixture, login, bearer, testClock } from '../helpers/app.js'
 import { makeMeeting } from '../helpers/meeting.js'
 import { verifyBundle } from '../../src/verifier/verify.js'
+import { verifyBundleParallel } from '../../src/verifier/parallel.js'
 import { canonicalJson } from '../../src/ledger/canonical.js'
 import { leafHash, MerkleTree } from '../../src/ledger/merkle.js'
 import { checkpointText } from '../../src/ledger/signatures.js'
@@ -49,9 +52,19 @@ t.test('an honest bundle verifies', async (t) => {
   const v = verifyBundle(bundle)
   t.equal(v.problem, null, JSON.stringify(v))
   t.ok(v.ok)
+  t.match(v.summary.join('\n'), /promises: dates checked; signatures vouched for by the checkpoints/)
+  const p = verifyBundle(bundle, { promises: true })
+  t.equal(p.problem, null, JSON.stringify(p))
+  t.match(p.summary.join('\n'), `promises: all ${bundle.entries.length} signatures valid`)
+  const pp = await verifyBundleParallel(bundle, { promises: true })
+  t.equal(pp.problem, null, JSON.stringify(pp))
+  t.same(pp.summary, p.summary, 'in worker threads, the same verdict')
 })
 
 const copy = () => JSON.parse(JSON.stringify(bundle))
+/** The first checkpoint whose tree includes position i, as the verifier names it. */
+const coverOf = (i: number) => { const c = bundle.checkpoints.find((k: any) => k.treeSize > i); return `checkpoint at size ${c.treeSize} (${c.signedAt})` }
+const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 const ballotIndexes = () => bundle.entries.map((e: any, i: number) => [i, JSON.parse(e.canonical)]).filter(([, b]: any) => b.kind === 'ballot_cast').map(([i]: any) => i as number)
 /** Rewrite an entry's content and its leaf hash consistently (a forger with database access). */
 function rewrite(b: any, i: number, change: (body: any) => void) {
@@ -72,11 +85,16 @@ t.test('a changed ballot is caught', async (t) => {
   const v = verifyBundle(b)
   t.notOk(v.ok)
   t.match(v.problem, new RegExp(`entry #${i}: leaf hash does not match its content`))
+  // Re-hashed to match: the promise no longer fits, but by default it is the checkpoint covering the
+  // entry, signed over the old leaf, that no longer matches.
   const b2 = copy()
   rewrite(b2, i, (x) => { x.choices[item] = flipped })
   const v2 = verifyBundle(b2)
   t.notOk(v2.ok)
-  t.match(v2.problem, new RegExp(`entry #${i} \\(ballot_cast\\): the signed promise is invalid`))
+  t.equal(v2.problem, `${coverOf(i)}: root does not match the entries — an entry before position ${bundle.checkpoints.find((k: any) => k.treeSize > i).treeSize} was changed, removed, inserted or reordered`)
+  const v3 = verifyBundle(b2, { promises: true })
+  t.notOk(v3.ok)
+  t.equal(v3.problem, `entry #${i} (ballot_cast): the signed promise is invalid`, 'with promises checked, the entry itself is named')
 })
 
 t.test('a deleted ballot is caught', async (t) => {
@@ -101,9 +119,42 @@ t.test('a back-dated inserted ballot is caught', async (t) => {
   const canonical = canonicalJson(body)
   b.entries.splice(first + 1, 0, { index: first + 1, canonical, leafHash: leafHash(Buffer.from(canonical)).toString('hex'), promise: b.entries[first].promise })
   b.entries.forEach((e: any, k: number) => { e.index = k })
+  // Its date agrees with the copied promise; the first checkpoint that would include it does not.
   const v = verifyBundle(b)
   t.notOk(v.ok)
-  t.match(v.problem, new RegExp(`entry #${first + 1} \\(ballot_cast\\): the signed promise is invalid`))
+  t.match(v.problem, new RegExp(`^${esc(coverOf(first + 1))}: root does not match the entries — an entry before position \\d+ was changed, removed, inserted or reordered$`))
+  const v2 = verifyBundle(b, { promises: true })
+  t.notOk(v2.ok)
+  t.equal(v2.problem, `entry #${first + 1} (ballot_cast): the signed promise is invalid`)
+  // Added after the last checkpoint instead, dated at the copied promise's time: no checkpoint covers it.
+  const b3 = copy()
+  b3.entries.push({ index: b3.entries.length, canonical, leafHash: leafHash(Buffer.from(canonical)).toString('hex'), promise: b3.entries[first].promise })
+  const v3 = verifyBundle(b3)
+  t.notOk(v3.ok)
+  t.equal(v3.problem, `the last checkpoint covers ${bundle.entries.length} of ${bundle.entries.length + 1} entries`)
+})
+
+t.test('a bad promise: its date is always checked, its signature with { promises: true }', async (t) => {
+  const i = ballotIndexes()[1]
+  // A signature that is not the key's: vouched for by the checkpoint by default, named when checked.
+  const b = copy()
+  const sig = Buffer.from(b.entries[i].promise.signature, 'base64')
+  sig[5] ^= 1
+  b.entries[i].promise.signature = sig.toString('base64')
+  t.ok(verifyBundle(b).ok, 'by default, the checkpoints vouch for the promises')
+  const v = verifyBundle(b, { promises: true })
+  t.notOk(v.ok)
+  t.equal(v.problem, `entry #${i} (ballot_cast): the signed promise is invalid`)
+  const vp = await verifyBundleParallel(b, { promises: true })
+  t.equal(vp.problem, v.problem, 'in worker threads, the same problem')
+  t.ok((await verifyBundleParallel(b)).ok, 'and verifyBundleParallel by default does not check it')
+  // A promise dated otherwise than its entry: caught in every mode.
+  const b2 = copy()
+  const at = b2.entries[i].promise.signedAt
+  b2.entries[i].promise.signedAt = new Date(Date.parse(at) - 1000).toISOString()
+  const v2 = verifyBundle(b2)
+  t.notOk(v2.ok)
+  t.equal(v2.problem, `entry #${i} (ballot_cast): the signed promise is invalid (it is dated ${b2.entries[i].promise.signedAt}, the entry ${at})`)
 })
 
 t.test('a reordered ledger is caught', async (t) => {
@@ -159,4 +210,17 @@ t.test('npm run verify prints the verdict and exits accordingly', async (t) => {
   try { execFileSync(process.execPath, ['--import', 'tsx', 'bin/verify.ts', badFile], { encoding: 'utf8' }) } catch (err: any) { code = err.status; text = err.stdout }
   t.equal(code, 1)
   t.match(text, /INVALID — roll: /)
+  // A bad promise signature: VALID by default, INVALID with --promises.
+  const i = ballotIndexes()[0]
+  const forged = copy()
+  forged.entries[i].promise.signature = forged.entries[ballotIndexes()[1]].promise.signature
+  const forgedFile = join(dir, 'forged-promise.json')
+  writeFileSync(forgedFile, JSON.stringify(forged))
+  t.match(execFileSync(process.execPath, ['--import', 'tsx', 'bin/verify.ts', forgedFile], { encoding: 'utf8' }), /VALID — every check passed/)
+  code = 0
+  text = ''
+  try { execFileSync(process.execPath, ['--import', 'tsx', 'bin/verify.ts', '--promises', forgedFile], { encoding: 'utf8' }) } catch (err: any) { code = err.status; text = err.stdout }
+  t.equal(code, 1)
+  t.match(text, `INVALID — entry #${i} (ballot_cast): the signed promise is invalid`)
+  t.match(execFileSync(process.execPath, ['--import', 'tsx', 'bin/verify.ts', '--promises', good], { encoding: 'utf8' }), /promises: all \d+ signatures valid[\s\S]*VALID/)
 })
