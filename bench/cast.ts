@@ -1,7 +1,9 @@
 // Benchmark: electronic ballots cast over HTTP against the real server and PostgreSQL.
 // A 10,000-unit compound (one owner per unit, so 10,000 voters), a meeting with 3 agenda items
 // (an ordinary resolution, a special resolution, an election of 5 from 7 approved candidates),
-// 64 concurrent voters over keep-alive HTTP with real sign-in tokens, every voter once. Before the
+// 64 concurrent voters over keep-alive HTTP with real sign-in tokens, every voter once (through a
+// lean HTTP/1.1 client, bench/lean-http.ts, so the load generator takes little of the CPU it shares
+// with the server and PostgreSQL). Before the
 // measured load, 1,000 voters cast in a second meeting (not measured) so the server's JIT is warm,
 // as in the middle of a real vote (BENCH_WARMUP=n to change, 0 for a cold start).
 // In the same run it measures the machine's durable-commit ceiling (BEGIN; INSERT; COMMIT through
@@ -15,6 +17,7 @@
 // It creates a database gz_bench_<random> on that server and drops it at the end.
 // Profiling aids: BENCH_CPU_PROF=1 writes a V8 CPU profile of the server child to test-artifacts/bench-profiles/;
 // BENCH_WAITS=1 samples what the server's database sessions wait on during the load;
+// BENCH_WORKERS=n sets the server's app processes (WEB_CONCURRENCY; default one per core);
 // BENCH_UNITS=n runs a smaller compound for quick iterations (the targets are for 10,000);
 // BENCH_KEEP_DB=1 keeps the database (for EXPLAIN or pgbench) and prints its URL.
 // The last line of output is one JSON object for scripts.
@@ -41,12 +44,15 @@ import { parseRollCsv, toCsv } from '../src/roll/csv.js'
 import { createMeeting, addAgendaItem, nominateCandidate, reviewCandidate, postNotice, openVoting, closeVoting } from '../src/meetings/service.js'
 import { computeResult } from '../src/meetings/results.js'
 import { prng } from '../src/demo/generate.js'
+import { LeanConnection } from './lean-http.js'
 
 const UNITS = Number(process.env.BENCH_UNITS || 10_000)
 const CONCURRENCY = 64
 /** Ballots cast first in a separate meeting, not measured, so the server's JIT is warm (BENCH_WARMUP=0 to start cold). */
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 1000)
 const RAW_SECONDS = 5
+/** App processes of the server (WEB_CONCURRENCY): one per core by default, as deployed (README). */
+const WORKERS = Number(process.env.BENCH_WORKERS || os.availableParallelism())
 const SEATS = 5
 const CANDIDATES = 7
 const PASSWORD = 'bench-password-2026'
@@ -142,6 +148,24 @@ function cpuSplit(pid: number): { user: number; sys: number; total: number } {
   }
 }
 const cpuMs = (pid: number) => cpuSplit(pid).total
+
+/** A process and its descendants (the server's app processes with WEB_CONCURRENCY > 1). */
+function processTree(root: number): number[] {
+  const children = new Map<number, number[]>()
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8')
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(d)])
+    } catch { /* exited */ }
+  }
+  const out = [root]
+  for (let i = 0; i < out.length; i++) out.push(...(children.get(out[i]) ?? []))
+  return out
+}
+const treeCpu = (pids: number[]) => pids.map(cpuSplit).reduce((a, c) => ({ user: a.user + c.user, sys: a.sys + c.sys, total: a.total + c.total }), { user: 0, sys: 0, total: 0 })
+const treeRss = (pids: number[]) => pids.reduce((sum, pid) => sum + (rssMb(pid) ?? 0), 0)
 
 /**
  * CPU used by every PostgreSQL process (backends and the WAL writer, checkpointer …) while it runs:
@@ -285,7 +309,7 @@ async function seed(app: FastifyInstance, clock: ReturnType<typeof benchClock>):
 }
 
 /** Every voter with a token casts once in meeting `m`: CONCURRENCY workers, each taking the next voter. */
-async function castAll(agent: http.Agent, port: number, m: MeetingUnderTest, tokens: string[]) {
+async function castAll(port: number, m: MeetingUnderTest, tokens: string[]) {
   const { ordinary, special, election, candidates } = m.items
   const answers = ['yes', 'yes', 'yes', 'no', 'abstain'] as const
   const rnd = prng(7)
@@ -299,17 +323,20 @@ async function castAll(agent: http.Agent, port: number, m: MeetingUnderTest, tok
   const path = `/api/meetings/${m.meetingId}/ballot`
   let next = 0
   const t0 = performance.now()
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+  const bodies = ballots.map((b) => JSON.stringify(b))
+  const conns = Array.from({ length: CONCURRENCY }, () => new LeanConnection('127.0.0.1', port))
+  await Promise.all(conns.map(async (conn) => {
     for (;;) {
       const i = next++
       if (i >= tokens.length) return
-      const r = await request(agent, port, 'POST', path, ballots[i], { authorization: `Bearer ${tokens[i]}` })
+      const r = await conn.request('POST', path, bodies[i], { Authorization: `Bearer ${tokens[i]}` })
       latencies.push(r.ms)
       statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1)
       if (r.status !== 201 && firstErrors.length < 5) firstErrors.push(`${r.status} ${r.body.slice(0, 200)}`)
     }
   }))
   const wallS = (performance.now() - t0) / 1000
+  for (const c of conns) c.close()
   latencies.sort((a, b) => a - b)
   return { latencies, statuses, firstErrors, wallS, ok: statuses.get(201) ?? 0 }
 }
@@ -470,7 +497,7 @@ async function main() {
     if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true })
     server = startServer({
       DATABASE_URL: url, APP_SECRET: secret, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir,
-      LOG_LEVEL: 'warn', CAST_QUEUE_STATS: '1', DEMO: 'false', OUTBOX_INTERVAL_MS: '0', NODE_ENV: 'production',
+      LOG_LEVEL: 'warn', CAST_QUEUE_STATS: '1', WEB_CONCURRENCY: String(WORKERS), DEMO: 'false', OUTBOX_INTERVAL_MS: '0', NODE_ENV: 'production',
     }, cpuProfDir)
     const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY })
     const t0 = performance.now()
@@ -493,31 +520,32 @@ async function main() {
 
     // The load: 64 workers, each takes the next voter and casts their ballot.
     if (s.warmup) {
-      const w = await castAll(agent, port, s.warmup, tokens.slice(0, Math.min(WARMUP, tokens.length)))
+      const w = await castAll(port, s.warmup, tokens.slice(0, Math.min(WARMUP, tokens.length)))
       console.log(`warm-up: ${w.ok} ballots in a separate meeting in ${w.wallS.toFixed(1)} s (${round(w.ok / w.wallS)}/s, p50 ${pct(w.latencies, 50).toFixed(0)} ms, p99 ${pct(w.latencies, 99).toFixed(0)} ms) — not measured`)
       if (w.ok !== w.latencies.length) throw new Error(`warm-up: ${w.latencies.length - w.ok} ballots were refused: ${w.firstErrors.join('; ')}`)
     }
     const mailCount = async () => Number((await database!.db.selectFrom('outbox').select((eb) => eb.fn.countAll<number>().as('n')).where('kind', '=', 'ballot-notice').executeTakeFirstOrThrow()).n)
     const mailsBefore = await mailCount()
-    let rssMax = rssMb(server.pid!) ?? 0
+    const serverPids = processTree(server.pid!)
+    let rssMax = treeRss(serverPids)
     const rssBefore = rssMax
-    const sampler = setInterval(() => { const r = rssMb(server!.pid!); if (r !== null && r > rssMax) rssMax = r }, 100)
+    const sampler = setInterval(() => { const r = treeRss(serverPids); if (r > rssMax) rssMax = r }, 100)
     const waits = process.env.BENCH_WAITS ? sampleWaits(url) : null
     const loadBefore = loadavg()
-    const serverCpu0 = cpuSplit(server.pid!)
+    const serverCpu0 = treeCpu(serverPids)
     const pgCpu = sampleCluster()
     const clientCpu0 = process.cpuUsage()
-    const { latencies, statuses, firstErrors, wallS } = await castAll(agent, port, s, tokens)
+    const { latencies, statuses, firstErrors, wallS } = await castAll(port, s, tokens)
     const clientCpu = process.cpuUsage(clientCpu0)
-    const serverCpu1 = cpuSplit(server.pid!)
+    const serverCpu1 = treeCpu(serverPids)
     const serverCpuMs = serverCpu1.total - serverCpu0.total
     const serverSysMs = serverCpu1.sys - serverCpu0.sys
     const pgCpuMs = pgCpu.stop()
     const loadAfter = loadavg()
     clearInterval(sampler)
     const waitCounts = waits ? await waits.stop() : null
-    const r = rssMb(server.pid!)
-    if (r !== null && r > rssMax) rssMax = r
+    const r = treeRss(serverPids)
+    if (r > rssMax) rssMax = r
     agent.destroy()
     await stopServer(server)
     server = null
@@ -567,7 +595,7 @@ async function main() {
     row('CPU/ballot: load client (ms)', ((clientCpu.user + clientCpu.system) / 1000 / ok).toFixed(3))
     row('CPU/commit raw: client+pg (ms)', `${(raw.clientCpuMs / raw.commits).toFixed(3)}+${(raw.pgCpuMs / raw.commits).toFixed(3)}`)
     row('load average before / after', `${loadBefore.split(' ')[0]} / ${loadAfter.split(' ')[0]}`, os.cpus().length + ' cores')
-    row('server RSS before / max (MB)', `${Math.round(rssBefore)} / ${Math.round(rssMax)}`)
+    row(`server RSS, ${serverPids.length} process${serverPids.length > 1 ? 'es' : ''} (MB)`, `${Math.round(rssBefore)} / ${Math.round(rssMax)}`)
     row('ballots in db / versions / mails', `${counted} / ${versions} / ${mails}`)
     row('close voting incl. result (ms)', Math.round(closeMs))
     row('tally first run (ms)', Math.round(tallyFirst), `target < ${TARGET.tallyMs}: ${tallyFirst < TARGET.tallyMs ? 'met' : 'NOT met'}`)
@@ -585,7 +613,7 @@ async function main() {
     console.log(JSON.stringify({
       bench: 'cast', ballots_per_s: round(ballotsPerS), raw_commits_per_s: round(raw.commitsPerS), ratio: round(ratio, 2),
       p50_ms: round(p50, 1), p99_ms: round(p99, 1), tally_ms: Math.round(tallyFirst), rss_mb: Math.round(rssMax),
-      tally_best_ms: Math.round(tallyBest), server_cpu_ms_per_ballot: round(serverCpuMs / ok, 3), pg_cpu_ms_per_ballot: round(pgCpuMs / ok, 3), non_201: non201, voters: s.voters.length, warmup_ballots: s.warmup ? Math.min(WARMUP, s.voters.length) : 0, concurrency: CONCURRENCY, signed_in: signedIn,
+      tally_best_ms: Math.round(tallyBest), server_cpu_ms_per_ballot: round(serverCpuMs / ok, 3), pg_cpu_ms_per_ballot: round(pgCpuMs / ok, 3), non_201: non201, voters: s.voters.length, warmup_ballots: s.warmup ? Math.min(WARMUP, s.voters.length) : 0, concurrency: CONCURRENCY, signed_in: signedIn, app_processes: WORKERS,
     }))
   } finally {
     process.off('SIGINT', onSignal)

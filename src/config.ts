@@ -36,6 +36,8 @@ export const ConfigSchema = Type.Object({
   publicRateLimit: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
   /** Largest request body in bytes (roll imports included). */
   bodyLimit: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024 }),
+  /** App processes sharing the port (node:cluster); more than 1 needs PostgreSQL. */
+  workers: Type.Integer({ minimum: 1, maximum: 64 }),
 })
 export type Config = Static<typeof ConfigSchema>
 
@@ -60,6 +62,7 @@ const ENV: Array<[string, keyof Config, 'string' | 'int' | 'bool']> = [
   ['BODY_LIMIT', 'bodyLimit', 'int'],
   ['LEDGER_SIGNING_KEY', 'ledgerKey', 'string'],
   ['PUBLIC_RATE_LIMIT', 'publicRateLimit', 'int'],
+  ['WEB_CONCURRENCY', 'workers', 'int'],
 ]
 export const CONFIG_ENV = ENV
 
@@ -81,6 +84,7 @@ export const defaults = (): Omit<Config, 'secret'> => ({
   secureCookies: false,
   bodyLimit: 5 * 1024 * 1024,
   publicRateLimit: 120,
+  workers: 1,
 })
 
 function parseValue(name: string, text: string, kind: 'string' | 'int' | 'bool'): unknown {
