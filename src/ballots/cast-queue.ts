@@ -170,19 +170,20 @@ export async function recordBatch(trx: Tx, deps: Deps, jobs: CastRequest[]): Pro
   if (accepted.length === 0) return outcomes
 
   // 2. The counted ballots, one statement; rows in key order so concurrent batches lock alike.
-  //    Without re-voting, a head that has voted gets no row back: already voted.
+  //    Without re-voting, a head that has voted gets no row back (the update's WHERE leaves it):
+  //    already voted. Steps 2 and 3 pass one array per column (unnest), so their SQL text is the
+  //    same for every batch: prepared once per connection, and nothing to build per row.
   accepted.sort((a, b) => a.m.id.localeCompare(b.m.id) || a.head.headKey.localeCompare(b.head.headKey))
   const revoteIds = [...new Set(accepted.filter((a) => a.revote).map((a) => a.m.id))]
-  const upsert = trx.insertInto('ballots').values(accepted.map((a) => ({
-    compoundId: a.m.compoundId, meetingId: a.m.id, headKey: a.head.headKey, version: 1, channel: 'electronic' as const, choices: JSON.stringify(a.choices), castAt: now,
-  })))
-  const versions = await (revoteIds.length === 0
-    ? upsert.onConflict((oc) => oc.columns(['meetingId', 'headKey']).doNothing())
-    : upsert.onConflict((oc) => {
-      const set = oc.columns(['meetingId', 'headKey']).doUpdateSet({ version: sql`ballots.version + 1`, channel: sql`excluded.channel`, choices: sql`excluded.choices`, castAt: sql`excluded.cast_at` })
-      return revoteIds.length === meetingIds.length ? set : set.where('ballots.meetingId', 'in', revoteIds)
-    })
-  ).returning(['meetingId', 'headKey', 'version']).execute()
+  const choicesText = new Map(accepted.map((a) => [a, JSON.stringify(a.choices)]))
+  const { rows: versions } = await sql<{ meetingId: string; headKey: string; version: number }>`
+    insert into ballots (compound_id, meeting_id, head_key, version, channel, choices, cast_at)
+    select b.compound_id, b.meeting_id, b.head_key, 1, 'electronic', b.choices::jsonb, ${now}::timestamptz
+    from unnest(${accepted.map((a) => a.m.compoundId)}::uuid[], ${accepted.map((a) => a.m.id)}::uuid[], ${accepted.map((a) => a.head.headKey)}::text[], ${accepted.map((a) => choicesText.get(a)!)}::text[])
+      as b (compound_id, meeting_id, head_key, choices)
+    on conflict (meeting_id, head_key) do update set version = ballots.version + 1, channel = excluded.channel, choices = excluded.choices, cast_at = excluded.cast_at
+      where ballots.meeting_id = any(${revoteIds}::uuid[])
+    returning meeting_id, head_key, version`.execute(trx)
   const versionOf = new Map(versions.map((v) => [`${v.meetingId}|${v.headKey}`, v.version]))
 
   // 3. Every other row of each recorded cast, in one statement: version, origin, outbox, ledger.
@@ -193,24 +194,36 @@ export async function recordBatch(trx: Tx, deps: Deps, jobs: CastRequest[]): Pro
     done.push({ a, version, entry: prepareLedgerEntry(deps, ballotCastEntry(a.m, { channel: 'electronic', headKey: a.head.headKey, choices: a.choices }, version)) })
   }
   if (done.length === 0) return outcomes
-  const versionRows = done.map(({ a, version }) => ({
-    compoundId: a.m.compoundId, meetingId: a.m.id, headKey: a.head.headKey, version, channel: 'electronic' as const, choices: JSON.stringify(a.choices), castByUser: a.job.actor.principal.userId,
-    proxyId: null, paperSerial: null, collector: null, receivedAt: null, scanSha256: null, castAt: now,
-  }))
-  const originRows = done.map(({ a, version }) => castOriginRow(deps, {
+  const origins = done.map(({ a, version }) => castOriginRow(deps, {
     compoundId: a.m.compoundId, meetingId: a.m.id, headKey: a.head.headKey, version, channel: 'electronic', ip: a.job.actor.ip, userAgent: a.job.userAgent, userId: a.job.actor.principal.userId, at: now,
   }))
   const mails = done.flatMap(({ a, version, entry }) => {
     const msg = ballotNotice(deps, a.m, a.head, 'electronic', version, now, entry.row.receiptCode!)
-    return msg ? [{ compoundId: msg.compoundId, kind: msg.kind, toAddress: msg.to, subject: msg.subject, bodyText: msg.text }] : []
+    return msg ? [msg] : []
   })
-  const withRows = trx
-    .with('v', (db) => db.insertInto('ballotVersions').values(versionRows).returning('id'))
-    .with('o', (db) => db.insertInto('castOrigins').values(originRows).returning('id'))
-  const insertEntries = mails.length
-    ? withRows.with('n', (db) => db.insertInto('outbox').values(mails).returning('id')).insertInto('ledgerEntries')
-    : withRows.insertInto('ledgerEntries')
-  const entries = await insertEntries.values(done.map((d) => d.entry.row)).returning(['id', 'leafHash']).execute()
+  const col = <T>(f: (d: typeof done[number]) => T) => done.map(f)
+  const { rows: entries } = await sql<{ id: string; leafHash: string }>`
+    with c as (
+      select * from unnest(${col((d) => d.a.m.compoundId)}::uuid[], ${col((d) => d.a.m.id)}::uuid[], ${col((d) => d.a.head.headKey)}::text[], ${col((d) => d.version)}::int[],
+        ${col((d) => choicesText.get(d.a)!)}::text[], ${col((d) => d.a.job.actor.principal.userId)}::uuid[], ${origins.map((o) => o.ip)}::text[], ${origins.map((o) => o.userAgentHash)}::text[])
+        as c (compound_id, meeting_id, head_key, version, choices, user_id, ip, user_agent_hash)
+    ), v as (
+      insert into ballot_versions (compound_id, meeting_id, head_key, version, channel, choices, cast_by_user, cast_at)
+      select compound_id, meeting_id, head_key, version, 'electronic', choices::jsonb, user_id, ${now}::timestamptz from c
+      returning id
+    ), o as (
+      insert into cast_origins (compound_id, meeting_id, head_key, version, channel, ip, user_agent_hash, cast_by_user, at)
+      select compound_id, meeting_id, head_key, version, 'electronic', ip, user_agent_hash, user_id, ${now}::timestamptz from c
+      returning id
+    ), n as (
+      insert into outbox (compound_id, kind, to_address, subject, body_text)
+      select * from unnest(${mails.map((m) => m.compoundId)}::uuid[], ${mails.map((m) => m.kind)}::text[], ${mails.map((m) => m.to)}::text[], ${mails.map((m) => m.subject)}::text[], ${mails.map((m) => m.text)}::text[])
+      returning id
+    )
+    insert into ledger_entries (compound_id, meeting_id, kind, canonical, leaf_hash, head_key, receipt_code, promise_sig, created_at)
+    select * from unnest(${col((d) => d.entry.row.compoundId)}::uuid[], ${col((d) => d.entry.row.meetingId)}::uuid[], ${col((d) => d.entry.row.kind)}::text[], ${col((d) => d.entry.row.canonical)}::text[],
+      ${col((d) => d.entry.row.leafHash)}::text[], ${col((d) => d.entry.row.headKey)}::text[], ${col((d) => d.entry.row.receiptCode)}::text[], ${col((d) => d.entry.row.promiseSig)}::text[], ${col((d) => d.entry.row.createdAt)}::timestamptz[])
+    returning id, leaf_hash`.execute(trx)
   const entryId = new Map(entries.map((e) => [e.leafHash, Number(e.id)]))
   for (const { a, version, entry } of done) {
     outcomes[a.i] = {
