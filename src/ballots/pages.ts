@@ -319,10 +319,12 @@ const pages: FastifyPluginAsyncTypebox = async (app) => {
     else if (!scanType) errors.push({ field: 'proxy-scan', message: '扫描件应为 PDF、JPG 或 PNG 文件' })
     if (errors.length) return renderManage(req, reply, id, { status: 400, errors, values })
     const principal = await resolveRoom(errors, 'proxy-principal', () => frozenUnitByRoom(deps.db, m.id, v.principalRoom, '委托人'))
+    // A unit whose co-owners named no voter is a head without an owner: nobody can appoint an agent for it.
+    if (principal && !principal.ownerId) errors.push({ field: 'proxy-principal', message: `房屋 ${principal.label} 的共有人未指定投票人，不能办理委托，只能填写书面表决票` })
     const agent = await resolveRoom(errors, 'proxy-agent', () => ownerByRoom(deps.db, m.compoundId, v.agentRoom, '代理人'))
     if (errors.length || !principal || !agent) return renderManage(req, reply, id, { status: 400, errors, values })
     const r = await attempt(req, reply, id, 'proxy-principal', values, () =>
-      ballots.registerProxy(deps, actorOf(req), m.id, { principalOwnerId: principal.ownerId, agentOwnerId: agent.ownerId, scope: v.scope, validFrom: v.validFrom, validTo: v.validTo, scan: { content: scan!, contentType: scanType! } }))
+      ballots.registerProxy(deps, actorOf(req), m.id, { principalOwnerId: principal.ownerId!, agentOwnerId: agent.ownerId, scope: v.scope, validFrom: v.validFrom, validTo: v.validTo, scan: { content: scan!, contentType: scanType! } }))
     if (r.reply) return r.reply
     const warning = (r.ok as { warning: string | null }).warning
     return reply.redirect(`/meetings/${id}/manage?done=proxy${warning ? '&warn=cap' : ''}`, 303)

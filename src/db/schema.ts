@@ -230,7 +230,8 @@ export interface CandidatesTable {
   createdAt: Generated<Date>
 }
 
-export interface FrozenHeadsTable { compoundId: string; meetingId: string; headKey: string; ownerId: string; areaCenti: number; units: number }
+/** ownerId is null for a unit whose co-owners named no voter (head key `unit:<unitId>`, migration 0007). */
+export interface FrozenHeadsTable { compoundId: string; meetingId: string; headKey: string; ownerId: string | null; areaCenti: number; units: number }
 export interface FrozenUnitsTable { compoundId: string; meetingId: string; unitId: string; headKey: string; label: string; areaCenti: number }
 
 export interface ProxiesTable {

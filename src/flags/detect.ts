@@ -36,8 +36,8 @@ const DETECT_STATES = ['open', 'closed', 'preliminary']
 
 // ---- Pure parts ----------------------------------------------------------------------------------
 
-/** Groups of heads linked by co-owning a unit (union–find over owners). */
-export function independentVoters(heads: Array<{ headKey: string; ownerId: string }>, coOwned: Array<{ unitId: string; ownerId: string }>): number {
+/** Groups of heads linked by co-owning a unit (union–find over owners; a head without an owner, `unit:<id>`, stands alone). */
+export function independentVoters(heads: Array<{ headKey: string; ownerId: string | null }>, coOwned: Array<{ unitId: string; ownerId: string }>): number {
   const parent = new Map<string, string>()
   const find = (x: string): string => {
     let r = x
@@ -46,11 +46,12 @@ export function independentVoters(heads: Array<{ headKey: string; ownerId: strin
     return r
   }
   const union = (a: string, b: string) => { const ra = find(a), rb = find(b); if (ra !== rb) parent.set(ra, rb) }
-  for (const h of heads) if (!parent.has(h.ownerId)) parent.set(h.ownerId, h.ownerId)
+  const node = (h: { headKey: string; ownerId: string | null }) => h.ownerId ?? `head:${h.headKey}`
+  for (const h of heads) if (!parent.has(node(h))) parent.set(node(h), node(h))
   const byUnit = new Map<string, string[]>()
   for (const o of coOwned) byUnit.set(o.unitId, [...(byUnit.get(o.unitId) ?? []), o.ownerId])
   for (const owners of byUnit.values()) for (let i = 1; i < owners.length; i++) { if (!parent.has(owners[i])) parent.set(owners[i], owners[i]); if (!parent.has(owners[0])) parent.set(owners[0], owners[0]); union(owners[0], owners[i]) }
-  return new Set(heads.map((h) => find(h.ownerId))).size
+  return new Set(heads.map((h) => find(node(h)))).size
 }
 
 /** Choices in a canonical form: keys sorted, approvals sorted. */
@@ -111,9 +112,9 @@ async function sharedOrigins(trx: Tx, deps: Deps, meetingId: string, frozenAt: D
   const out: ProposedFlag[] = []
   for (const g of groups) {
     const heads = await trx.selectFrom('frozenHeads').select(['headKey', 'ownerId']).where('meetingId', '=', meetingId).where('headKey', 'in', g.heads).execute()
-    const owners = heads.map((h) => h.ownerId)
+    const owners = heads.flatMap((h) => (h.ownerId ? [h.ownerId] : []))
     const day = frozenAt ? frozenAt.toISOString().slice(0, 10) : null
-    const coOwned = await trx.selectFrom('ownerships as o').select(['o.unitId', 'o.ownerId'])
+    const coOwned = owners.length === 0 ? [] : await trx.selectFrom('ownerships as o').select(['o.unitId', 'o.ownerId'])
       .where('o.unitId', 'in', (eb) => eb.selectFrom('ownerships as x').select('x.unitId').where('x.ownerId', 'in', owners))
       .where((eb) => (day ? eb.or([eb('o.validTo', 'is', null), eb('o.validTo', '>=', day)]) : eb('o.validTo', 'is', null)))
       .execute()

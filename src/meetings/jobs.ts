@@ -35,6 +35,7 @@ export async function sendReminders(deps: Deps): Promise<number> {
       const claimed = await trx.insertInto('meetingJobs').values({ meetingId: m.id, compoundId: m.compoundId, kind: 'reminder' })
         .onConflict((oc) => oc.columns(['meetingId', 'kind']).doNothing()).returning('meetingId').executeTakeFirst()
       if (!claimed) return 0
+      // inner join: a head without an owner (a unit with no designated voter) has nobody to remind
       const rows = await trx.selectFrom('frozenHeads as h').innerJoin('owners as o', 'o.id', 'h.ownerId')
         .leftJoin('users as u', (j) => j.onRef('u.ownerId', '=', 'o.id').on('u.role', '=', 'owner'))
         .leftJoin('ballots as b', (j) => j.onRef('b.meetingId', '=', 'h.meetingId').onRef('b.headKey', '=', 'h.headKey'))

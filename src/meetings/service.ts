@@ -9,7 +9,7 @@ import { requireCompound } from '../registry/service.js'
 import { rollEntries } from '../registry/queries.js'
 import { settingsOf } from '../registry/settings.js'
 import { meetingSettingsOf, type MeetingSettings } from './settings.js'
-import { headKey, countsForVote } from '../roll/totals.js'
+import { countedHeadKey, countsForVote } from '../roll/totals.js'
 import { enqueueMessage } from '../notifications/outbox.js'
 import { rollFingerprint } from '../tally/fingerprint.js'
 import { categoryOf, type Topic } from '../tally/tally.js'
@@ -209,13 +209,14 @@ export async function openVoting(deps: Deps, actor: Actor, meetingId: string) {
 
 async function freezeAndOpen(trx: Tx, deps: Deps, actor: Actor | null, m: { id: string; compoundId: string }, settings: MeetingSettings) {
   const now = deps.clock.now()
-  const entries = (await rollEntries(trx, m.compoundId)).filter((e) => countsForVote(e.kind, settings) && e.voterId)
+  // Every counted unit, with or without a designated voter: one without is its own head (countedHeadKey).
+  const entries = (await rollEntries(trx, m.compoundId)).filter((e) => countsForVote(e.kind, settings))
   const labels = new Map((await trx.selectFrom('units as u').innerJoin('buildings as b', 'b.id', 'u.buildingId').select(['u.id', 'b.name', 'u.entrance', 'u.room']).where('u.compoundId', '=', m.compoundId).execute())
     .map((u) => [u.id, `${u.name}${u.entrance}${u.room}`]))
-  const heads = new Map<string, { ownerId: string; areaCenti: number; units: number }>()
+  const heads = new Map<string, { ownerId: string | null; areaCenti: number; units: number }>()
   const units = entries.map((e) => {
-    const key = headKey(e)!
-    const h = heads.get(key) ?? { ownerId: e.voterId!, areaCenti: 0, units: 0 }
+    const key = countedHeadKey(e)
+    const h = heads.get(key) ?? { ownerId: e.voterId, areaCenti: 0, units: 0 }
     h.areaCenti += e.areaCenti
     h.units++
     heads.set(key, h)

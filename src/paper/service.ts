@@ -45,7 +45,7 @@ async function unitsOnRoll(trx: Deps['db'] | Tx, m: { id: string; compoundId: st
     return (await trx.selectFrom('frozenUnits').select(['unitId', 'label']).where('meetingId', '=', m.id).execute()).sort(byLabel)
   }
   const settings = meetingSettingsOf(m.settings)
-  const counted = new Set((await rollEntries(trx, m.compoundId)).filter((e) => countsForVote(e.kind, settings) && e.voterId).map((e) => e.unitId))
+  const counted = new Set((await rollEntries(trx, m.compoundId)).filter((e) => countsForVote(e.kind, settings)).map((e) => e.unitId))
   const labels = await trx.selectFrom('units as u').innerJoin('buildings as b', 'b.id', 'u.buildingId').select(['u.id', 'b.name', 'u.entrance', 'u.room']).where('u.compoundId', '=', m.compoundId).execute()
   return labels.filter((u) => counted.has(u.id)).map((u) => ({ unitId: u.id, label: `${u.name}${u.entrance}${u.room}` })).sort(byLabel)
 }

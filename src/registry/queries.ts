@@ -25,7 +25,8 @@ export async function rollEntries(db: Q, compoundId: string, asOf?: string): Pro
 
 /**
  * Summary figures for many compounds at once (street-office dashboards). Same counting rule as
- * computeRollTotals (cross-checked in tests): one head per voter, developers together one head.
+ * computeRollTotals (cross-checked in tests): one head per voter, developers together one head,
+ * a unit without a voter one head of its own.
  */
 export async function compoundFigures(db: Q, compoundIds: string[]) {
   if (compoundIds.length === 0) return new Map<string, { units: number; areaCenti: number; heads: number }>()
@@ -44,7 +45,8 @@ export async function compoundFigures(db: Q, compoundIds: string[]) {
       'c.id',
       sql<number>`count(u.id)::int`.as('units'),
       sql<number>`coalesce(sum(u.area_centi), 0)::bigint`.as('areaCenti'),
-      sql<number>`count(distinct case when o.is_developer then 'developer' else o.id::text end)::int`.as('heads'),
+      // a unit without a voter is its own head, 'unit:<id>' (countedHeadKey)
+      sql<number>`count(distinct case when o.is_developer then 'developer' when o.id is null then 'unit:' || u.id::text else o.id::text end)::int`.as('heads'),
     ])
     .execute()
   return new Map(rows.map((r) => [r.id, { units: Number(r.units), areaCenti: Number(r.areaCenti), heads: Number(r.heads) }]))

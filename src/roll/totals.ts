@@ -14,9 +14,10 @@ export interface RollEntry {
 export interface RollTotals {
   /** total area of counted units */
   areaCenti: number
-  /** total heads: one per voter; all developer-held units together are one head */
+  /** total heads: one per voter; all developer-held units together are one head; a unit without a voter is one head */
   heads: number
   units: number
+  /** counted units with no designated voter (each its own head; only a paper ballot can vote for it) */
   unitsWithoutVoter: number
   byKind: Array<{ kind: UnitKind; units: number; areaCenti: number }>
 }
@@ -28,9 +29,20 @@ export interface CountingRules {
 
 export const DEVELOPER_HEAD = 'developer'
 
-/** The head a unit's vote is counted under. */
+/** The head a unit's vote is counted under: its voter's, null if no voter is recorded (see countedHeadKey). */
 export const headKey = (e: Pick<RollEntry, 'voterId' | 'voterIsDeveloper'>) =>
   e.voterIsDeveloper ? DEVELOPER_HEAD : e.voterId
+
+/** The head key of a counted unit whose co-owners have named no voter: the unit is its own head. */
+export const unitHeadKey = (unitId: string) => `unit:${unitId}`
+
+/**
+ * The head a counted unit belongs to in the totals and the frozen roll (DOMAIN §2: co-owners of one
+ * unit are one head). A unit without a designated voter (not developer-held) still counts, in area
+ * and as one head of its own, `unit:<unitId>`; nobody can cast for it electronically, only on paper.
+ */
+export const countedHeadKey = (e: Pick<RollEntry, 'unitId' | 'voterId' | 'voterIsDeveloper'>): string =>
+  headKey(e) ?? unitHeadKey(e.unitId)
 
 export function countsForVote(kind: UnitKind, rules: CountingRules): boolean {
   return kind !== 'parking' || rules.parkingCounts
@@ -50,9 +62,8 @@ export function computeRollTotals(entries: RollEntry[], rules: CountingRules): R
     if (!countsForVote(e.kind, rules)) continue
     units++
     area += e.areaCenti
-    const h = headKey(e)
-    if (h === null) without++
-    else heads.add(h)
+    if (headKey(e) === null) without++
+    heads.add(countedHeadKey(e))
   }
   if (!Number.isSafeInteger(area)) throw new RangeError('area total out of range')
   const order: UnitKind[] = ['residence', 'commercial', 'parking', 'other']

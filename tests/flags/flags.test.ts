@@ -68,6 +68,7 @@ t.test('pure parts: co-owners are one household; the binomial tail; the uniformi
   t.equal(independentVoters(heads, []), 3)
   t.equal(independentVoters(heads, [{ unitId: 'u1', ownerId: 'o1' }, { unitId: 'u1', ownerId: 'o2' }]), 2, 'o1 and o2 co-own u1')
   t.equal(independentVoters(heads, [{ unitId: 'u1', ownerId: 'o1' }, { unitId: 'u1', ownerId: 'x' }, { unitId: 'u2', ownerId: 'x' }, { unitId: 'u2', ownerId: 'o3' }]), 2, 'linked through a third co-owner')
+  t.equal(independentVoters([...heads, { headKey: 'unit:u9', ownerId: null }, { headKey: 'unit:u8', ownerId: null }], [{ unitId: 'u1', ownerId: 'o1' }, { unitId: 'u1', ownerId: 'o2' }]), 4, 'a head without an owner (unit without voter) stands alone')
   t.ok(Math.abs(binomialUpperTail(10, 10, 0.5) - 1 / 1024) < 1e-12)
   t.ok(Math.abs(binomialUpperTail(3, 2, 0.5) - 0.5) < 1e-12)
   t.equal(binomialUpperTail(5, 0, 0.3), 1)

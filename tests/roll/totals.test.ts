@@ -7,7 +7,7 @@ import fc from 'fast-check'
 import { readFileSync } from 'node:fs'
 import type { Actor } from '../../src/core/context.js'
 import type { UnitKind } from '../../src/db/schema.js'
-import { computeRollTotals, countsForVote, headKey, DEVELOPER_HEAD, type CountingRules, type RollEntry, type RollTotals } from '../../src/roll/totals.js'
+import { computeRollTotals, countsForVote, countedHeadKey, headKey, DEVELOPER_HEAD, type CountingRules, type RollEntry, type RollTotals } from '../../src/roll/totals.js'
 import { compoundFigures, rollEntries } from '../../src/registry/queries.js'
 import { settingsOf } from '../../src/registry/settings.js'
 import { stageImport, applyImport } from '../../src/roll/service.js'
@@ -36,10 +36,10 @@ const entry = (kind: UnitKind, areaCenti: number, voterId: string | null, voterI
  * Parking excluded (default):
  *   units  = 3 (developer) + 3 (o1) + 1 (o2) + 1 (no voter)                       = 8
  *   area   = 10000 + 9550 + 20000 + 8000 + 9025 + 10075 + 12000 + 6666            = 85316 centi
- *   heads  = developer, o1, o2                                                    = 3
- *   without voter = 1 (its area counts, it has no head)
+ *   heads  = developer, o1, o2, the flat without voter (its own head)            = 4
+ *   without voter = 1 (its area counts, it is one head of its own, reported)
  * Parking included (parkingCounts): + o1's 1320 and o3's 1200
- *   units  = 10, area = 85316 + 1320 + 1200 = 87836, heads = 3 + o3 = 4 (o1 already counted)
+ *   units  = 10, area = 85316 + 1320 + 1200 = 87836, heads = 4 + o3 = 5 (o1 already counted)
  * byKind (every unit, whatever the rule):
  *   residence 7 units: 10000 + 9550 + 27100 + 12000 + 6666 = 65316
  *   commercial 1 unit: 20000;  parking 2 units: 1320 + 1200 = 2520      (sum 87836)
@@ -63,7 +63,7 @@ t.test('hand roll: developer units one head, multi-unit owner one head, co-owned
   const totals = computeRollTotals(handRoll(), DEFAULT)
   t.same(totals, {
     areaCenti: 85316,
-    heads: 3,
+    heads: 4,
     units: 8,
     unitsWithoutVoter: 1,
     byKind: [
@@ -78,7 +78,7 @@ t.test('hand roll with parkingCounts: parking units, area and the parking-only o
   const totals = computeRollTotals(handRoll(), PARKING)
   t.equal(totals.units, 10)
   t.equal(totals.areaCenti, 87836)
-  t.equal(totals.heads, 4)
+  t.equal(totals.heads, 5)
   t.equal(totals.unitsWithoutVoter, 1)
   t.same(totals.byKind, computeRollTotals(handRoll(), DEFAULT).byKind, 'byKind does not depend on the rule')
 })
@@ -96,18 +96,38 @@ t.test('small cases, one rule each', async (t) => {
   const devParking = [entry('residence', 9000, 'x'), entry('parking', 1320, 'dev', true)]
   t.match(computeRollTotals(devParking, DEFAULT), { heads: 1, units: 1, areaCenti: 9000 })
   t.match(computeRollTotals(devParking, PARKING), { heads: 2, units: 2, areaCenti: 10320 })
-  // A unit without a voter: its area counts, no head, reported.
-  t.same(computeRollTotals([entry('commercial', 5000, null)], DEFAULT), { areaCenti: 5000, heads: 0, units: 1, unitsWithoutVoter: 1, byKind: [{ kind: 'commercial', units: 1, areaCenti: 5000 }] })
+  // A unit without a voter: its area counts, it is one head of its own, reported.
+  t.same(computeRollTotals([entry('commercial', 5000, null)], DEFAULT), { areaCenti: 5000, heads: 1, units: 1, unitsWithoutVoter: 1, byKind: [{ kind: 'commercial', units: 1, areaCenti: 5000 }] })
   // An excluded parking space without voter is not reported as without voter.
   t.match(computeRollTotals([entry('parking', 1320, null)], DEFAULT), { units: 0, areaCenti: 0, unitsWithoutVoter: 0 })
   // Empty roll.
   t.same(computeRollTotals([], DEFAULT), { areaCenti: 0, heads: 0, units: 0, unitsWithoutVoter: 0, byKind: [] })
 })
 
+t.test('a co-owned unit whose co-owners named no voter counts in area and as one head; developer units still one head', async (t) => {
+  // dev: 100.00 + 95.50 (two organisations, one head); x: 80.00; a co-owned flat with no voter: 120.00;
+  // a second such flat: 66.66. Heads: developer, x, unit 1, unit 2 = 4; area 46216.
+  const noVoter1 = entry('residence', 12000, null)
+  const noVoter2 = entry('other', 6666, null)
+  const roll = [entry('residence', 10000, 'devA', true), entry('residence', 9550, 'devB', true), entry('residence', 8000, 'x'), noVoter1, noVoter2]
+  const totals = computeRollTotals(roll, DEFAULT)
+  t.match(totals, { areaCenti: 10000 + 9550 + 8000 + 12000 + 6666, heads: 4, units: 5, unitsWithoutVoter: 2 })
+  t.equal(countedHeadKey(noVoter1), `unit:${noVoter1.unitId}`, 'its own head, keyed by the unit')
+  t.not(countedHeadKey(noVoter1), countedHeadKey(noVoter2), 'two such units are two heads')
+  // Without those two units: the area and two heads fewer (what the frozen roll used to count).
+  t.match(computeRollTotals(roll.slice(0, 3), DEFAULT), { areaCenti: 27550, heads: 2, unitsWithoutVoter: 0 })
+  // An excluded parking space without voter: no area, no head.
+  t.match(computeRollTotals([...roll, entry('parking', 1320, null)], DEFAULT), { heads: 4, units: 5, unitsWithoutVoter: 2 })
+  t.match(computeRollTotals([...roll, entry('parking', 1320, null)], PARKING), { heads: 5, units: 6, unitsWithoutVoter: 3 })
+})
+
 t.test('helpers', async (t) => {
   t.equal(headKey({ voterId: 'a', voterIsDeveloper: false }), 'a')
   t.equal(headKey({ voterId: 'a', voterIsDeveloper: true }), DEVELOPER_HEAD)
   t.equal(headKey({ voterId: null, voterIsDeveloper: false }), null)
+  t.equal(countedHeadKey({ unitId: 'u9', voterId: null, voterIsDeveloper: false }), 'unit:u9')
+  t.equal(countedHeadKey({ unitId: 'u9', voterId: 'a', voterIsDeveloper: false }), 'a')
+  t.equal(countedHeadKey({ unitId: 'u9', voterId: 'a', voterIsDeveloper: true }), DEVELOPER_HEAD)
   t.equal(countsForVote('parking', DEFAULT), false)
   t.equal(countsForVote('parking', PARKING), true)
   for (const k of ['residence', 'commercial', 'other'] as const) t.equal(countsForVote(k, DEFAULT), true)
@@ -118,20 +138,21 @@ t.test('helpers', async (t) => {
 // Pure: random rolls against a naive second implementation.
 // ---------------------------------------------------------------------------------------------
 
-/** Written differently on purpose: filter, then count distinct non-developer voters plus one if any developer unit counts; BigInt sums. */
+/** Written differently on purpose: filter, then count distinct non-developer voters plus one per unit without voter plus one if any developer unit counts; BigInt sums. */
 function naiveTotals(entries: RollEntry[], rules: CountingRules): RollTotals {
   const counted = entries.filter((e) => e.kind !== 'parking' || rules.parkingCounts)
   const area = counted.reduce((s, e) => s + BigInt(e.areaCenti), 0n)
   const people: string[] = []
   for (const e of counted) if (e.voterId !== null && !e.voterIsDeveloper && !people.includes(e.voterId)) people.push(e.voterId)
   const developer = counted.some((e) => e.voterId !== null && e.voterIsDeveloper) ? 1 : 0
+  const noVoter = counted.filter((e) => e.voterId === null).length
   const byKind = KINDS.map((kind) => {
     const of = entries.filter((e) => e.kind === kind)
     return { kind, units: of.length, areaCenti: Number(of.reduce((s, e) => s + BigInt(e.areaCenti), 0n)) }
   }).filter((k) => k.units > 0)
   return {
     areaCenti: Number(area),
-    heads: people.length + developer,
+    heads: people.length + noVoter + developer,
     units: counted.length,
     unitsWithoutVoter: counted.filter((e) => e.voterId === null).length,
     byKind,
@@ -164,7 +185,7 @@ t.test('property: computeRollTotals agrees with the naive implementation', async
   t.pass('500 random rolls')
 })
 
-t.test('property: order does not matter; counting parking never lowers a figure; heads ≤ units with a voter', async (t) => {
+t.test('property: order does not matter; counting parking never lowers a figure; heads ≤ units, ≥ units without a voter', async (t) => {
   fc.assert(fc.property(rollArb, fc.nat(), ({ entries, rules }, seed) => {
     const shuffled = [...entries].sort((a, b) => ((a.unitId.length * 31 + seed) % 7) - ((b.unitId.length * 17 + seed) % 5))
     const a = computeRollTotals(entries, rules)
@@ -172,7 +193,8 @@ t.test('property: order does not matter; counting parking never lowers a figure;
     const without = computeRollTotals(entries, DEFAULT)
     const withParking = computeRollTotals(entries, PARKING)
     if (withParking.units < without.units || withParking.areaCenti < without.areaCenti || withParking.heads < without.heads) throw new Error('parking lowered a figure')
-    if (a.heads > a.units - a.unitsWithoutVoter) throw new Error('more heads than units with a voter')
+    if (a.heads > a.units) throw new Error('more heads than units')
+    if (a.heads < a.unitsWithoutVoter) throw new Error('a unit without a voter has no head')
   }), { numRuns: 300 })
   t.pass()
 })
@@ -279,22 +301,26 @@ t.test('edge cases in the database: parking setting, second developer, unit with
   await own(s1, await newOwner('E房地产开发有限公司', true))
   await check('second developer', { units: 11, areaCenti: 88033, heads: 6 })
 
-  // A unit with no voter: area counts, no head; a co-owned unit: two owners, one voter, one head.
+  // A unit with no owner recorded: area counts, one head of its own; a co-owned unit: two owners,
+  // one voter, one head; a co-owned unit whose co-owners named no voter: one head of its own.
   await newUnit('S02', 'other', 1000)
   const s3 = await newUnit('S03', 'other', 3000)
   await own(s3, await newOwner('E共有甲'), true)
   await own(s3, await newOwner('E共有乙'), false)
-  await check('no voter + co-owned', { units: 13, areaCenti: 92033, heads: 7, unitsWithoutVoter: 1 })
+  const s5 = await newUnit('S05', 'other', 700)
+  await own(s5, await newOwner('E共有丙'), false)
+  await own(s5, await newOwner('E共有丁'), false)
+  await check('no voter + co-owned', { units: 14, areaCenti: 92733, heads: 9, unitsWithoutVoter: 2 })
 
   // A past owner (closed ownership) does not count.
   const s4 = await newUnit('S04', 'other', 500)
   await own(s4, await newOwner('E前业主'), true, '2020-01-01', '2024-01-01')
   await own(s4, await newOwner('E现业主'), true, '2024-01-01', null)
-  await check('history', { units: 14, areaCenti: 92533, heads: 8, unitsWithoutVoter: 1 })
+  await check('history', { units: 15, areaCenti: 93233, heads: 10, unitsWithoutVoter: 2 })
 
   await db.updateTable('compounds').set({ settings: JSON.stringify({ parkingCounts: false }) }).where('id', '=', compoundId).execute()
   // Without parking: B001 (A赵六's, still a head via 1号楼2单元201) and B002 (E车主's, no longer a head) leave.
-  await check('parking excluded again', { units: 12, areaCenti: 92533 - 1320 - 1250, heads: 7, unitsWithoutVoter: 1 })
+  await check('parking excluded again', { units: 13, areaCenti: 93233 - 1320 - 1250, heads: 9, unitsWithoutVoter: 2 })
 
   // Stored settings that settingsOf does not accept as they are: SQL and pure must still agree
   // (and the dashboard must not fail on a value PostgreSQL cannot cast to boolean).

@@ -280,7 +280,7 @@ t.test('the frozen roll of the fixture and a result computed from it', async (t)
   const m = await makeMeeting(ta, fx, { state: 'open', items: [{ kind: 'resolution', topic: 'management_rules', title: '修订管理规约' }] })
   const owners = new Map((await db.selectFrom('owners').select(['id', 'name']).where('compoundId', '=', fx.a.compoundId).execute()).map((o) => [o.id, o.name]))
   const heads = await db.selectFrom('frozenHeads').select(['headKey', 'ownerId', 'areaCenti', 'units']).where('meetingId', '=', m.id).execute()
-  const byName = new Map(heads.map((h) => [owners.get(h.ownerId)!, { ...h, areaCenti: Number(h.areaCenti) }]))
+  const byName = new Map(heads.map((h) => [owners.get(h.ownerId!)!, { ...h, areaCenti: Number(h.areaCenti) }]))
   t.equal(heads.length, 5, 'five heads: the developer, 张三, 李四 (co-owned), 赵六, 钱七')
   const dev = byName.get('A置业有限公司')!
   t.same({ headKey: dev.headKey, areaCenti: dev.areaCenti, units: dev.units }, { headKey: DEVELOPER_HEAD, areaCenti: 11000 + 9500, units: 2 }, 'the developer’s unsold units: one head, their areas summed')
