@@ -17,7 +17,7 @@
 // It creates a database gz_bench_<random> on that server and drops it at the end.
 // Profiling aids: BENCH_CPU_PROF=1 writes a V8 CPU profile of the server child to test-artifacts/bench-profiles/;
 // BENCH_WAITS=1 samples what the server's database sessions wait on during the load;
-// BENCH_WORKERS=n sets the server's app processes (WEB_CONCURRENCY; default one per core);
+// BENCH_WORKERS=n sets the server's app processes (WEB_CONCURRENCY; default 1, see WORKERS);
 // BENCH_UNITS=n runs a smaller compound for quick iterations (the targets are for 10,000);
 // BENCH_KEEP_DB=1 keeps the database (for EXPLAIN or pgbench) and prints its URL.
 // The last line of output is one JSON object for scripts.
@@ -51,8 +51,12 @@ const CONCURRENCY = 64
 /** Ballots cast first in a separate meeting, not measured, so the server's JIT is warm (BENCH_WARMUP=0 to start cold). */
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 1000)
 const RAW_SECONDS = 5
-/** App processes of the server (WEB_CONCURRENCY): one per core by default, as deployed (README). */
-const WORKERS = Number(process.env.BENCH_WORKERS || os.availableParallelism())
+/**
+ * App processes of the server (WEB_CONCURRENCY). One by default: here PostgreSQL and the load client
+ * share the same 2 cores, and two app processes measured worse (767 against 955 ballots/s in
+ * back-to-back runs: smaller batches, and twice the server CPU per ballot on busy cores).
+ */
+const WORKERS = Number(process.env.BENCH_WORKERS || 1)
 const SEATS = 5
 const CANDIDATES = 7
 const PASSWORD = 'bench-password-2026'
