@@ -1,6 +1,6 @@
 // `npm run verify -- [--promises] <bundle.json>`: check a vote's audit bundle without the server or
 // its database. --promises also checks every entry's signed promise (one Ed25519 verification per
-// entry, on all cores): by default they are vouched for by the checkpoint signatures (docs/audit-bundle.md).
+// distinct signature, on all cores): by default they are vouched for by the checkpoint signatures (docs/audit-bundle.md).
 import { readFileSync } from 'node:fs'
 import { verifyBundleParallel } from '../src/verifier/parallel.js'
 
@@ -8,7 +8,7 @@ const args = process.argv.slice(2).filter((a) => a !== '--')
 const promises = args.includes('--promises')
 const files = args.filter((a) => a !== '--promises')
 if (files.length !== 1 || files[0].startsWith('-')) {
-  console.error('usage: npm run verify -- [--promises] <bundle.json>\n  --promises  also check each entry\'s signed promise (slower: one signature per entry)')
+  console.error('usage: npm run verify -- [--promises] <bundle.json>\n  --promises  also check each entry\'s signed promise (slower: one verification per signature, shared by a batch)')
   process.exit(2)
 }
 const file = files[0]

@@ -17,7 +17,7 @@ import type { Deps, Actor } from '../core/context.js'
 import type { Tx } from '../db/database.js'
 import { sql } from 'kysely'
 import { Errors, withDenial } from '../core/errors.js'
-import { prepareLedgerEntry } from '../ledger/ledger.js'
+import { prepareUnsignedLedgerEntry, signLedgerBatch, type PreparedLedgerEntry } from '../ledger/ledger.js'
 import { castOriginRow } from '../flags/origin.js'
 import { validateChoices, type Choices } from './choices.js'
 import { agendaForCast, assertOpenForCast, ballotCastEntry, ballotNotice, castElectronicAlone, castSettings, notAVoter, type CastReceipt, type HeadContact } from './service.js'
@@ -187,13 +187,15 @@ export async function recordBatch(trx: Tx, deps: Deps, jobs: CastRequest[]): Pro
   const versionOf = new Map(versions.map((v) => [`${v.meetingId}|${v.headKey}`, v.version]))
 
   // 3. Every other row of each recorded cast, in one statement: version, origin, outbox, ledger.
-  const done: Array<{ a: typeof accepted[number]; version: number; entry: ReturnType<typeof prepareLedgerEntry> }> = []
+  const done: Array<{ a: typeof accepted[number]; version: number; entry: PreparedLedgerEntry }> = []
   for (const a of accepted) {
     const version = versionOf.get(`${a.m.id}|${a.head.headKey}`)
     if (version === undefined) { outcomes[a.i] = { ok: false, error: new Errors.ALREADY_VOTED() }; continue }
-    done.push({ a, version, entry: prepareLedgerEntry(deps, ballotCastEntry(a.m, { channel: 'electronic', headKey: a.head.headKey, choices: a.choices }, version)) })
+    done.push({ a, version, entry: prepareUnsignedLedgerEntry(deps, ballotCastEntry(a.m, { channel: 'electronic', headKey: a.head.headKey, choices: a.choices }, version), now) })
   }
   if (done.length === 0) return outcomes
+  // One promise signature per meeting in the batch (its entries share `now`), each entry with its path.
+  signLedgerBatch(deps, done.map((d) => d.entry))
   const origins = done.map(({ a, version }) => castOriginRow(deps, {
     compoundId: a.m.compoundId, meetingId: a.m.id, headKey: a.head.headKey, version, channel: 'electronic', ip: a.job.actor.ip, userAgent: a.job.userAgent, userId: a.job.actor.principal.userId, at: now,
   }))
@@ -220,9 +222,10 @@ export async function recordBatch(trx: Tx, deps: Deps, jobs: CastRequest[]): Pro
       select * from unnest(${mails.map((m) => m.compoundId)}::uuid[], ${mails.map((m) => m.kind)}::text[], ${mails.map((m) => m.to)}::text[], ${mails.map((m) => m.subject)}::text[], ${mails.map((m) => m.text)}::text[])
       returning id
     )
-    insert into ledger_entries (compound_id, meeting_id, kind, canonical, leaf_hash, head_key, receipt_code, promise_sig, created_at)
+    insert into ledger_entries (compound_id, meeting_id, kind, canonical, leaf_hash, head_key, receipt_code, promise_sig, promise_path, created_at)
     select * from unnest(${col((d) => d.entry.row.compoundId)}::uuid[], ${col((d) => d.entry.row.meetingId)}::uuid[], ${col((d) => d.entry.row.kind)}::text[], ${col((d) => d.entry.row.canonical)}::text[],
-      ${col((d) => d.entry.row.leafHash)}::text[], ${col((d) => d.entry.row.headKey)}::text[], ${col((d) => d.entry.row.receiptCode)}::text[], ${col((d) => d.entry.row.promiseSig)}::text[], ${col((d) => d.entry.row.createdAt)}::timestamptz[])
+      ${col((d) => d.entry.row.leafHash)}::text[], ${col((d) => d.entry.row.headKey)}::text[], ${col((d) => d.entry.row.receiptCode)}::text[], ${col((d) => d.entry.row.promiseSig)}::text[],
+      ${col((d) => d.entry.row.promisePath)}::text[], ${col((d) => d.entry.row.createdAt)}::timestamptz[])
     returning id, leaf_hash`.execute(trx)
   const entryId = new Map(entries.map((e) => [e.leafHash, Number(e.id)]))
   for (const { a, version, entry } of done) {

@@ -310,6 +310,8 @@ export interface LedgerEntriesTable {
   headKey: string | null
   receiptCode: string | null
   promiseSig: string
+  /** Place in the batch the promise signature covers ('<index>/<size>/<hash>,…'); null: a batch of one (migrations/0009). */
+  promisePath: string | null
   createdAt: Timestamp
 }
 export interface LedgerPositionsTable { compoundId: string; meetingId: string; leafIndex: number; entryId: number }

@@ -18,7 +18,7 @@ export async function exportBundle(deps: Deps, actor: Actor, meetingId: string) 
     ballotItems(deps.db, m.id),
     deps.db.selectFrom('frozenUnits').select(['unitId', 'label', 'headKey', 'areaCenti']).where('meetingId', '=', m.id).orderBy('unitId').execute(),
     deps.db.selectFrom('ledgerPositions as p').innerJoin('ledgerEntries as e', 'e.id', 'p.entryId')
-      .select(['p.leafIndex', 'e.canonical', 'e.leafHash', 'e.promiseSig', 'e.createdAt']).where('p.meetingId', '=', m.id).orderBy('p.leafIndex').execute(),
+      .select(['p.leafIndex', 'e.canonical', 'e.leafHash', 'e.promiseSig', 'e.promisePath', 'e.createdAt']).where('p.meetingId', '=', m.id).orderBy('p.leafIndex').execute(),
     checkpointsOf(deps, m.id),
     deps.db.selectFrom('results').select(['kind', 'data']).where('meetingId', '=', m.id).execute(),
   ])
@@ -34,7 +34,7 @@ export async function exportBundle(deps: Deps, actor: Actor, meetingId: string) 
     roll: { fingerprint: m.rollFingerprint, totalAreaCenti: Number(m.totalAreaCenti), totalHeads: Number(m.totalHeads), units: units.map((u) => ({ ...u, areaCenti: Number(u.areaCenti) })) },
     publicKey: deps.ledgerKey.publicKeyB64,
     keyId: deps.ledgerKey.keyId,
-    entries: entries.map((e) => ({ index: Number(e.leafIndex), canonical: e.canonical, leafHash: e.leafHash, promise: { signedAt: e.createdAt.toISOString(), signature: e.promiseSig } })),
+    entries: entries.map((e) => ({ index: Number(e.leafIndex), canonical: e.canonical, leafHash: e.leafHash, promise: { signedAt: e.createdAt.toISOString(), signature: e.promiseSig, ...(e.promisePath !== null ? { path: e.promisePath } : {}) } })),
     checkpoints: checkpoints.map(({ id: _id, ...c }) => c),
     result: result ? { stage: result.kind, data: result.data } : null,
   }

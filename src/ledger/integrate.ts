@@ -6,7 +6,8 @@ import { verify, type KeyObject } from 'node:crypto'
 import type { Deps } from '../core/context.js'
 import type { Db, Tx } from '../db/database.js'
 import { MerkleTree, leafHashOfText } from './merkle.js'
-import { checkpointText, promiseText, signText } from './keys.js'
+import { checkpointText, signText } from './keys.js'
+import { promisePlacesConsistent, promiseTextFor } from './signatures.js'
 import { crashPoint } from '../core/crash.js'
 
 /**
@@ -60,27 +61,44 @@ export class ForeignEntryError extends Error {
 
 /**
  * Every entry the service appends carries a promise signed with the ledger key over its meeting,
- * leaf hash and time. An entry without a valid one was written around the application (into the
- * table directly) by someone without the key. Checkpoints are signed with the same key, so if the
- * integrator positioned such an entry, its signed checkpoint would vouch for it; refusing here is
- * what lets the bundle verifier skip the per-entry promises by default (docs/audit-bundle.md).
- * Also checked: the leaf hash is the content's and the promise's time is the content's `at`, so the
- * promise really is for this content. Throws for the first (lowest id) entry that fails.
+ * the root of its batch (the leaf hash itself for a batch of one; otherwise recomputed from the leaf
+ * hash and the entry's path) and time. An entry without a valid one was written around the
+ * application (into the table directly) by someone without the key. Checkpoints are signed with the
+ * same key, so if the integrator positioned such an entry, its signed checkpoint would vouch for it;
+ * refusing here is what lets the bundle verifier skip the per-entry promises by default
+ * (docs/audit-bundle.md). Also checked: the leaf hash is the content's and the promise's time is the
+ * content's `at`, so the promise really is for this content (leaf hashes and tree nodes are hashed
+ * apart, 0x00 and 0x01, so no content can pass for an inner node of a batch), and the index and
+ * size its path claims fit the batch (promisePlacesConsistent). Each distinct (signature, root,
+ * time) is verified once: a batch's entries share one. Throws for the first (lowest id) entry that
+ * fails.
  */
-async function checkPromises(deps: Deps, meetingId: string, pending: Array<{ id: number | string; canonical: string; leafHash: string; promiseSig: string; createdAt: Date }>) {
-  const BATCH = 256
-  for (let i = 0; i < pending.length; i += BATCH) {
-    const batch = pending.slice(i, i + BATCH)
-    const ok = await Promise.all(batch.map(async (e) => {
-      const at = e.createdAt.toISOString()
-      let body: { at?: unknown } | null = null
-      try { body = JSON.parse(e.canonical) } catch { /* not JSON: not ours */ }
-      if (body?.at !== at || leafHashOfText(e.canonical) !== e.leafHash) return false
-      return verifyAsync(deps.ledgerKey.publicKey, promiseText(meetingId, e.leafHash, at), e.promiseSig)
-    }))
-    const bad = ok.indexOf(false)
-    if (bad >= 0) throw new ForeignEntryError(Number(batch[bad].id))
+async function checkPromises(deps: Deps, meetingId: string, pending: Array<{ id: number | string; canonical: string; leafHash: string; promiseSig: string; promisePath: string | null; createdAt: Date }>) {
+  // The text each entry's signature must be over (null: fails before any signature), and the
+  // distinct (text, signature) pairs to verify.
+  const keyOf: Array<string | null> = []
+  const distinct = new Map<string, { text: string; signature: string; ok?: boolean }>()
+  for (const e of pending) {
+    const at = e.createdAt.toISOString()
+    let body: { at?: unknown } | null = null
+    try { body = JSON.parse(e.canonical) } catch { /* not JSON: not ours */ }
+    const text = body?.at === at && leafHashOfText(e.canonical) === e.leafHash ? promiseTextFor(meetingId, e.leafHash, at, e.promisePath) : null
+    if (text === null) { keyOf.push(null); continue }
+    const key = `${e.promiseSig}\n${text}`
+    if (!distinct.has(key)) distinct.set(key, { text, signature: e.promiseSig })
+    keyOf.push(key)
   }
+  const checks = [...distinct.values()]
+  const BATCH = 256
+  for (let i = 0; i < checks.length; i += BATCH) {
+    await Promise.all(checks.slice(i, i + BATCH).map(async (c) => { c.ok = await verifyAsync(deps.ledgerKey.publicKey, c.text, c.signature) }))
+  }
+  // The place each entry claims in its batch must fit the batch (the signature covers only the root).
+  const placed = promisePlacesConsistent(pending.map((e, i) => ({ key: keyOf[i], path: e.promisePath })))
+  // An entry whose promise is invalid is named first, rather than its batch mates.
+  let bad = keyOf.findIndex((k) => k === null || distinct.get(k)!.ok !== true)
+  if (bad < 0) bad = placed.indexOf(false)
+  if (bad >= 0) throw new ForeignEntryError(Number(pending[bad].id))
 }
 
 export interface IntegrateResult { added: number; treeSize: number; checkpointId: number | null; rootHash: string | null }
@@ -101,7 +119,7 @@ export async function integrateInTx(trx: Tx, deps: Deps, meetingId: string, opts
   // (the copy: this transaction may roll back), instead of reading every position on each tick.
   const tree = await extend(trx, meetingId, caches.get(deps.db)?.get(meetingId)?.clone() ?? new MerkleTree())
   const pending = await trx.selectFrom('ledgerEntries as e').leftJoin('ledgerPositions as p', 'p.entryId', 'e.id')
-    .select(['e.id', 'e.leafHash', 'e.compoundId', 'e.canonical', 'e.promiseSig', 'e.createdAt']).where('e.meetingId', '=', meetingId).where('p.entryId', 'is', null).orderBy('e.id').execute()
+    .select(['e.id', 'e.leafHash', 'e.compoundId', 'e.canonical', 'e.promiseSig', 'e.promisePath', 'e.createdAt']).where('e.meetingId', '=', meetingId).where('p.entryId', 'is', null).orderBy('e.id').execute()
   if (pending.length === 0 && !opts.checkpoint && !opts.final) return { added: 0, treeSize: tree.size, checkpointId: null, rootHash: null }
   await checkPromises(deps, meetingId, pending)
   // The tree must still be the one the last checkpoint signed: never sign a history that forks it.

@@ -1,11 +1,12 @@
 // Appending to a meeting's ballot ledger, inside the transaction of the change it records.
-// Appends never wait on a single chain head: each entry gets a signed promise at once, and the
-// integrator (integrate.ts) gives it a position in the Merkle tree within a bounded delay.
+// Appends never wait on a single chain head: each entry gets a signed promise at once (one signature
+// per batch of casts: signLedgerBatch), and the integrator (integrate.ts) gives it a position in
+// the Merkle tree within a bounded delay.
 import { createHmac } from 'node:crypto'
 import type { Deps } from '../core/context.js'
 import type { Tx } from '../db/database.js'
 import { canonicalJson } from './canonical.js'
-import { leafHash } from './merkle.js'
+import { MerkleTree, formatPromisePath, leafHash } from './merkle.js'
 import { promiseText, signText } from './keys.js'
 
 export type LedgerKind = 'roll_frozen' | 'ballot_cast' | 'proxy_registered' | 'proxy_revoked' | 'ballot_invalidated' | 'voting_closed' | 'result_computed'
@@ -14,7 +15,8 @@ export interface LedgerReceipt {
   entryId: number
   leafHash: string
   receiptCode: string | null
-  promise: { signedAt: string; signature: string; keyId: string }
+  /** The signed promise; `path` places the entry in the batch the signature covers (absent: a batch of one). */
+  promise: { signedAt: string; signature: string; keyId: string; path?: string }
 }
 
 /** 10 characters of an HMAC over the leaf hash: short enough to read out, not guessable from the few possible choices. */
@@ -31,17 +33,66 @@ export interface LedgerAppend { compoundId: string; meetingId: string; kind: Led
 
 /**
  * The row to insert for a ledger entry and what its receipt will say, computed before the insert:
- * canonical bytes, leaf hash, the signed promise and the receipt code. Pure apart from the clock.
+ * canonical bytes, leaf hash, the signed promise and the receipt code. Pure apart from the clock
+ * (`at`, by default now). The promise is a batch of one (no path): see signLedgerBatch.
  */
-export function prepareLedgerEntry(deps: Pick<Deps, 'clock' | 'config' | 'ledgerKey'>, e: LedgerAppend) {
-  const createdAt = deps.clock.now()
+export function prepareLedgerEntry(deps: Pick<Deps, 'clock' | 'config' | 'ledgerKey'>, e: LedgerAppend, at: Date = deps.clock.now()) {
+  const entry = prepareUnsignedLedgerEntry(deps, e, at)
+  signLedgerBatch(deps, [entry])
+  return entry
+}
+
+export type PreparedLedgerEntry = ReturnType<typeof prepareUnsignedLedgerEntry>
+
+/**
+ * As prepareLedgerEntry, with the promise left to signLedgerBatch (promiseSig empty until then):
+ * the entries of one batch share their `at` and one signature.
+ */
+export function prepareUnsignedLedgerEntry(deps: Pick<Deps, 'config' | 'ledgerKey'>, e: LedgerAppend, at: Date) {
+  const createdAt = at
   const canonical = canonicalJson({ v: 1, kind: e.kind, meetingId: e.meetingId, at: createdAt.toISOString(), ...e.body })
   const hash = leafHash(Buffer.from(canonical, 'utf8')).toString('hex')
-  const signature = signText(deps.ledgerKey, promiseText(e.meetingId, hash, createdAt.toISOString()))
   const receiptCode = e.receipt ? receiptCodeFor(deps.config.secret, hash) : null
+  const row = { compoundId: e.compoundId, meetingId: e.meetingId, kind: e.kind, canonical, leafHash: hash, headKey: e.headKey ?? null, receiptCode, promiseSig: '', promisePath: null as string | null, createdAt }
   return {
-    row: { compoundId: e.compoundId, meetingId: e.meetingId, kind: e.kind, canonical, leafHash: hash, headKey: e.headKey ?? null, receiptCode, promiseSig: signature, createdAt },
-    receipt: (entryId: number): LedgerReceipt => ({ entryId, leafHash: hash, receiptCode, promise: { signedAt: createdAt.toISOString(), signature, keyId: deps.ledgerKey.keyId } }),
+    row,
+    receipt: (entryId: number): LedgerReceipt => ({
+      entryId, leafHash: hash, receiptCode,
+      promise: { signedAt: createdAt.toISOString(), signature: row.promiseSig, keyId: deps.ledgerKey.keyId, ...(row.promisePath !== null ? { path: row.promisePath } : {}) },
+    }),
+  }
+}
+
+/**
+ * Sign the promises of prepared entries, Certificate-Transparency style: one Ed25519 signature per
+ * meeting and time (the entries of a cast batch share both) over promiseText(meeting, root, at),
+ * where root is the RFC 6962 root of a tree whose leaves are the entries' leaf hashes, in the
+ * given order. Each entry gets the signature and its inclusion path in that tree
+ * (formatPromisePath); a group of one gets no path, its root being its leaf hash: the single
+ * promise. Verified by signatures.ts verifyPromise; format in docs/audit-bundle.md.
+ */
+export function signLedgerBatch(deps: Pick<Deps, 'ledgerKey'>, entries: PreparedLedgerEntry[]): void {
+  const groups = new Map<string, PreparedLedgerEntry[]>()
+  for (const e of entries) {
+    const k = `${e.row.meetingId}\n${e.row.createdAt.toISOString()}`
+    const g = groups.get(k)
+    if (g) g.push(e)
+    else groups.set(k, [e])
+  }
+  for (const group of groups.values()) {
+    const { meetingId, createdAt } = group[0].row
+    if (group.length === 1) {
+      group[0].row.promiseSig = signText(deps.ledgerKey, promiseText(meetingId, group[0].row.leafHash, createdAt.toISOString()))
+      group[0].row.promisePath = null
+      continue
+    }
+    const tree = new MerkleTree()
+    for (const e of group) tree.appendHex(e.row.leafHash)
+    const signature = signText(deps.ledgerKey, promiseText(meetingId, tree.root().toString('hex'), createdAt.toISOString()))
+    group.forEach((e, i) => {
+      e.row.promiseSig = signature
+      e.row.promisePath = formatPromisePath(i, group.length, tree.inclusionProof(i))
+    })
   }
 }
 

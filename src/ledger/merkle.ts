@@ -176,12 +176,21 @@ export class MerkleTree {
 
 /** RFC 9162 §2.1.3.2: verify an inclusion proof of leaf index m in a tree of size n with root. */
 export function verifyInclusion(leaf: Hash, m: number, n: number, proof: Hash[], root: Hash): boolean {
-  if (m < 0 || m >= n) return false
+  const r = rootFromInclusion(leaf, m, n, proof)
+  return r !== null && r.equals(root)
+}
+
+/**
+ * RFC 9162 §2.1.3.2 without the final comparison: the root that an inclusion proof of leaf index m
+ * in a tree of size n leads to, or null if the proof cannot be one for (m, n) (wrong length).
+ */
+export function rootFromInclusion(leaf: Hash, m: number, n: number, proof: Hash[]): Hash | null {
+  if (!Number.isSafeInteger(m) || !Number.isSafeInteger(n) || m < 0 || m >= n) return null
   let fn = m
   let sn = n - 1
   let r = leaf
   for (const p of proof) {
-    if (sn === 0) return false
+    if (sn === 0) return null
     if (fn % 2 === 1 || fn === sn) {
       r = nodeHash(p, r)
       if (fn % 2 === 0) {
@@ -193,7 +202,39 @@ export function verifyInclusion(leaf: Hash, m: number, n: number, proof: Hash[],
     fn = Math.floor(fn / 2)
     sn = Math.floor(sn / 2)
   }
-  return sn === 0 && r.equals(root)
+  return sn === 0 ? r : null
+}
+
+/**
+ * A batch promise's path (docs/audit-bundle.md): `<index>/<size>/<hash>,<hash>,…`, the entry's leaf
+ * index in its batch's tree, the batch's size (2 or more) and the RFC 9162 inclusion path in
+ * lower-case hex. A batch of one has no path (null): its root is the leaf hash itself.
+ */
+export const formatPromisePath = (index: number, size: number, proof: Hash[]): string => `${index}/${size}/${proof.map((h) => h.toString('hex')).join(',')}`
+
+const PATH_RE = /^(0|[1-9][0-9]{0,8})\/([1-9][0-9]{0,8})\/([0-9a-f]{64}(?:,[0-9a-f]{64})*)$/
+
+/** The index and batch size a well-formed path claims; null if it is malformed. */
+export function promisePathPlace(path: string): { index: number; size: number } | null {
+  const m = PATH_RE.exec(path)
+  return m ? { index: Number(m[1]), size: Number(m[2]) } : null
+}
+
+/**
+ * The root, in hex, that a promise signs for an entry: the leaf hash itself without a path, else
+ * the batch root recomputed from the leaf hash and the path. Null for a malformed path or leaf hash,
+ * a size below 2, or a path whose length does not fit its index and size.
+ */
+export function promiseRoot(leafHashHex: string, path: string | null | undefined): string | null {
+  if (!/^[0-9a-f]{64}$/.test(leafHashHex)) return null
+  if (path === null || path === undefined) return leafHashHex
+  const m = PATH_RE.exec(path)
+  if (!m) return null
+  const index = Number(m[1])
+  const size = Number(m[2])
+  if (size < 2) return null
+  const root = rootFromInclusion(Buffer.from(leafHashHex, 'hex'), index, size, m[3].split(',').map((h) => Buffer.from(h, 'hex')))
+  return root ? root.toString('hex') : null
 }
 
 /** RFC 9162 §2.1.4.2: verify that the tree (m, oldRoot) is a prefix of (n, newRoot). */

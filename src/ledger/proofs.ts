@@ -5,7 +5,7 @@ import type { Deps } from '../core/context.js'
 import type { Db } from '../db/database.js'
 import { verifyInclusion, verifyConsistency } from './merkle.js'
 import { verify } from 'node:crypto'
-import { checkpointText, promiseText } from './signatures.js'
+import { checkpointText, promiseTextFor } from './signatures.js'
 import { normalizeReceiptCode } from './ledger.js'
 import { treeOf } from './integrate.js'
 
@@ -18,7 +18,7 @@ const verifyOwn = (deps: Deps, text: string, signatureB64: string) => {
 
 export type ReceiptCheck =
   | { status: 'not_found' }
-  | { status: 'pending'; meetingId: string; leafHash: string; promise: { signedAt: string; signature: string }; promiseValid: boolean }
+  | { status: 'pending'; meetingId: string; leafHash: string; promise: { signedAt: string; signature: string; path?: string }; promiseValid: boolean }
   | {
     status: 'included'; meetingId: string; meetingTitle: string; kind: string; leafHash: string; leafIndex: number; checkpoint: Checkpoint
     proof: string[]; proofValid: boolean; signatureValid: boolean; publicKey: string
@@ -32,7 +32,7 @@ const receiptQuery = (db: Db, column: 'e.receiptCode' | 'e.leafHash', value: str
   db.selectFrom('ledgerEntries as e').leftJoin('ledgerPositions as p', 'p.entryId', 'e.id').innerJoin('meetings as m', 'm.id', 'e.meetingId')
     .leftJoinLateral((eb) => eb.selectFrom('ledgerCheckpoints as k').select(['k.treeSize', 'k.rootHash', 'k.signedAt', 'k.keyId', 'k.signature'])
       .whereRef('k.meetingId', '=', 'e.meetingId').whereRef('k.treeSize', '>', 'p.leafIndex').orderBy('k.treeSize', 'desc').orderBy('k.signedAt', 'desc').limit(1).as('k'), (join) => join.onTrue())
-    .select(['e.id', 'e.meetingId', 'e.kind', 'e.leafHash', 'e.promiseSig', 'e.createdAt', 'p.leafIndex', 'm.title', 'k.treeSize', 'k.rootHash', 'k.signedAt', 'k.keyId', 'k.signature'])
+    .select(['e.id', 'e.meetingId', 'e.kind', 'e.leafHash', 'e.promiseSig', 'e.promisePath', 'e.createdAt', 'p.leafIndex', 'm.title', 'k.treeSize', 'k.rootHash', 'k.signedAt', 'k.keyId', 'k.signature'])
     .where(column, '=', value)
 type ReceiptRow = NonNullable<Awaited<ReturnType<ReturnType<typeof receiptQuery>['executeTakeFirst']>>>
 
@@ -65,10 +65,12 @@ export async function checkReceipt(deps: Deps, input: string): Promise<ReceiptCh
   if (!byHash && !/^[0-9A-Z]{5}-[0-9A-Z]{5}$/.test(code)) return { status: 'not_found' }
   const entry = (await deps.db.executeQuery(compiledReceiptQuery(deps.db, byHash ? 'hash' : 'code', byHash ? text.toLowerCase() : code))).rows[0]
   if (!entry) return { status: 'not_found' }
-  const promise = { signedAt: entry.createdAt.toISOString(), signature: entry.promiseSig }
+  const promise = { signedAt: entry.createdAt.toISOString(), signature: entry.promiseSig, ...(entry.promisePath !== null ? { path: entry.promisePath } : {}) }
   const publicKey = deps.ledgerKey.publicKeyB64
   if (entry.leafIndex === null || entry.treeSize === null) {
-    return { status: 'pending', meetingId: entry.meetingId, leafHash: entry.leafHash, promise, promiseValid: verifyOwn(deps, promiseText(entry.meetingId, entry.leafHash, promise.signedAt), promise.signature) }
+    // A batch promise: the signature is over the batch root, recomputed from the leaf hash and the path.
+    const text = promiseTextFor(entry.meetingId, entry.leafHash, promise.signedAt, entry.promisePath)
+    return { status: 'pending', meetingId: entry.meetingId, leafHash: entry.leafHash, promise, promiseValid: text !== null && verifyOwn(deps, text, promise.signature) }
   }
   const latest = { treeSize: entry.treeSize, rootHash: entry.rootHash!, signedAt: entry.signedAt!, keyId: entry.keyId!, signature: entry.signature! }
   const size = Number(latest.treeSize)

@@ -71,7 +71,10 @@ export const LedgerReceiptSchema = Obj({
   entryId: Type.Integer(),
   leafHash: Type.String({ description: '叶子哈希 SHA-256(0x00 ‖ 规范化记录)' }),
   receiptCode: Type.Union([Type.String(), Type.Null()], { description: '回执码，可在公开核验页核验' }),
-  promise: Obj({ signedAt: DateTime, signature: Type.String(), keyId: Type.String() }),
+  promise: Obj({
+    signedAt: DateTime, signature: Type.String(), keyId: Type.String(),
+    path: Type.Optional(Type.String({ description: '批次承诺中本记录的位置：序号/批次大小/RFC 9162 包含路径（逗号分隔的十六进制哈希）；无此字段即单条承诺' })),
+  }),
 })
 export const Receipt = Obj({ meetingId: Id, headKey: Type.String(), version: Type.Integer(), channel: Type.Enum(['electronic', 'paper', 'proxy']), castAt: DateTime, receipt: LedgerReceiptSchema })
 

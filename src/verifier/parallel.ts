@@ -5,7 +5,7 @@
 import { Worker } from 'node:worker_threads'
 import { availableParallelism } from 'node:os'
 import { verifyBundle, type Verdict } from './verify.js'
-import { promiseText } from '../ledger/signatures.js'
+import { promiseTextFor } from '../ledger/signatures.js'
 
 const WORKER = `
 const { parentPort, workerData } = require('node:worker_threads')
@@ -18,10 +18,23 @@ parentPort.postMessage(out)
 
 export async function verifyBundleParallel(bundle: any, opts: { promises?: boolean } = {}): Promise<Verdict> {
   if (!opts.promises) return verifyBundle(bundle)
-  const entries: Array<{ leafHash: string; promise: { signedAt: string; signature: string } }> = Array.isArray(bundle?.entries) ? bundle.entries : []
+  const entries: Array<{ leafHash: string; promise: { signedAt: string; signature: string; path?: string } }> = Array.isArray(bundle?.entries) ? bundle.entries : []
   const meetingId = bundle?.meeting?.id
   const n = Math.max(1, Math.min(availableParallelism(), 8))
-  const items = entries.map((e) => [promiseText(meetingId, e.leafHash, e.promise?.signedAt), e.promise?.signature ?? ''] as [string, string])
+  // Each distinct (text, signature) once: the entries of a batch share one signature over its root,
+  // recomputed here from each entry's leaf hash and path (-1: a malformed path, invalid).
+  const itemOf = new Map<string, number>()
+  const items: Array<[string, string]> = []
+  const entryItem = entries.map((e) => {
+    let text: string | null = null
+    try { text = promiseTextFor(meetingId, e.leafHash, e.promise?.signedAt, e.promise?.path) } catch { /* malformed entry: verifyBundle names it */ }
+    if (text === null) return -1
+    const signature = String(e.promise?.signature ?? '')
+    const k = `${signature}\n${text}`
+    let j = itemOf.get(k)
+    if (j === undefined) { itemOf.set(k, j = items.length); items.push([text, signature]) }
+    return j
+  })
   const chunk = Math.ceil(items.length / n)
   const parts = await Promise.all(Array.from({ length: n }, (_, k) => new Promise<Uint8Array>((resolve, reject) => {
     const w = new Worker(WORKER, { eval: true, workerData: { publicKey: String(bundle?.publicKey ?? ''), items: items.slice(k * chunk, (k + 1) * chunk) } })
@@ -31,5 +44,5 @@ export async function verifyBundleParallel(bundle: any, opts: { promises?: boole
   const valid = new Uint8Array(items.length)
   let o = 0
   for (const p of parts) { valid.set(p, o); o += p.length }
-  return verifyBundle(bundle, { promises: true, promiseValid: (i) => valid[i] === 1 })
+  return verifyBundle(bundle, { promises: true, promiseValid: (i) => entryItem[i] !== undefined && entryItem[i] >= 0 && valid[entryItem[i]] === 1 })
 }

@@ -6,10 +6,14 @@
 // a ledger event). A batch whose transaction fails as a whole is retried cast by cast.
 // Runs on PostgreSQL (DATABASE_URL) and on PGlite.
 import t from 'tap'
-import { makeApp, seedFixture } from '../helpers/app.js'
+import { makeApp, seedFixture, login, bearer } from '../helpers/app.js'
 import { actorFor, makeMeeting, makeOwnerAccount, type MadeMeeting } from '../helpers/meeting.js'
 import * as ballots from '../../src/ballots/service.js'
 import { castQueueOf } from '../../src/ballots/cast-queue.js'
+import { MerkleTree, promiseRoot } from '../../src/ledger/merkle.js'
+import { promiseText, publicKeyOf, verifyPromise, verifyText } from '../../src/ledger/signatures.js'
+import { checkReceipt } from '../../src/ledger/proofs.js'
+import { integrate } from '../../src/ledger/integrate.js'
 
 const ta = await makeApp()
 t.teardown(ta.close)
@@ -140,4 +144,68 @@ t.test('a meeting id in upper case is the same meeting', async (t) => {
   const r = await ballots.castElectronic(deps, zhang, m.id.toUpperCase(), yes(m))
   t.equal(r.meetingId, m.id)
   t.equal(await count('ballots', m.id), 1)
+})
+
+t.test('a batch has one promise signature per meeting, each entry with its path in the batch', async (t) => {
+  const m = await makeMeeting(ta, fx, { state: 'open' })
+  const other = await makeMeeting(ta, fx, { state: 'open' })
+  const before = stats()
+  const settled = await Promise.allSettled([
+    ballots.castElectronic(deps, zhang, m.id, yes(m)),
+    ballots.castElectronic(deps, qian, m.id, no(m)),
+    ballots.castElectronic(deps, zhao, m.id, yes(m)),
+    ballots.castElectronic(deps, zhang, other.id, yes(other)),
+  ])
+  t.same(settled.map(codeOf), ['ok', 'ok', 'ok', 'ok'])
+  t.same(delta(before, stats()), { batches: 1, casts: 4, alone: 0, retried: 0 }, 'one batch over two meetings')
+  const receipts = settled.map((r) => (r as PromiseFulfilledResult<ballots.CastReceipt>).value)
+  const rows = await db.selectFrom('ledgerEntries').select(['id', 'meetingId', 'leafHash', 'promiseSig', 'promisePath', 'createdAt']).where('meetingId', 'in', [m.id, other.id]).where('kind', '=', 'ballot_cast').orderBy('id').execute()
+  const three = rows.filter((r) => r.meetingId === m.id)
+  t.equal(three.length, 3)
+  t.equal(new Set(three.map((r) => r.promiseSig)).size, 1, 'one signature for the meeting\'s three entries')
+  t.equal(new Set(three.map((r) => r.createdAt.toISOString())).size, 1, 'sharing their time')
+  t.same(three.map((r) => r.promisePath!.split('/').slice(0, 2).join('/')).sort(), ['0/3', '1/3', '2/3'], 'distinct places in a batch of three')
+  const alone = rows.find((r) => r.meetingId === other.id)!
+  t.equal(alone.promisePath, null, 'the other meeting\'s single entry: a batch of one, no path')
+  t.not(alone.promiseSig, three[0].promiseSig)
+  t.ok(verifyText(deps.ledgerKey.publicKeyB64, promiseText(other.id, alone.leafHash, alone.createdAt.toISOString()), alone.promiseSig), 'a batch of one is the single promise')
+
+  // The batch root: the RFC 6962 root of the leaf hashes, as every path leads to.
+  const tree = new MerkleTree()
+  for (const r of [...three].sort((a, b) => Number(a.promisePath!.split('/')[0]) - Number(b.promisePath!.split('/')[0]))) tree.appendHex(r.leafHash)
+  const root = tree.root().toString('hex')
+  for (const r of three) t.equal(promiseRoot(r.leafHash, r.promisePath), root, 'the path leads to the batch root')
+  t.ok(verifyText(deps.ledgerKey.publicKeyB64, promiseText(m.id, root, three[0].createdAt.toISOString()), three[0].promiseSig), 'the signature is over the batch root')
+
+  const key = publicKeyOf(deps.ledgerKey.publicKeyB64)
+  for (const r of receipts) {
+    const p = r.receipt.promise
+    t.equal(p.path ?? null, rows.find((x) => Number(x.id) === r.receipt.entryId)!.promisePath, 'the receipt carries the stored path')
+    t.ok(verifyPromise(key, r.meetingId, r.receipt.leafHash, p.signedAt, p.signature, p.path), 'each receipt\'s promise verifies')
+    const check = await checkReceipt(deps, r.receipt.receiptCode!)
+    t.match(check, { status: 'pending', promiseValid: true, promise: p.path ? { path: p.path } : {} }, 'the public check of a pending receipt verifies it too')
+  }
+  // An altered path does not.
+  const r0 = receipts[0].receipt
+  const [i, n, hashes] = r0.promise.path!.split('/')
+  t.notOk(verifyPromise(key, m.id, r0.leafHash, r0.promise.signedAt, r0.promise.signature, `${(Number(i) + 1) % 3}/${n}/${hashes}`), 'another index')
+  t.notOk(verifyPromise(key, m.id, r0.leafHash, r0.promise.signedAt, r0.promise.signature, null), 'no path')
+  t.notOk(verifyPromise(key, m.id, r0.leafHash, r0.promise.signedAt, r0.promise.signature, `${i}/${n}/${hashes},${hashes.slice(0, 64)}`), 'a path too long')
+  t.notOk(verifyPromise(key, m.id, r0.leafHash, r0.promise.signedAt, r0.promise.signature, `${i}/${n}/${hashes.toUpperCase()}`), 'not in the stored form')
+
+  // The HTTP answer carries the path too (the Receipt schema allows it).
+  const owner = await login(ta.app, fx.a.phones.owner!)
+  const three2 = await makeMeeting(ta, fx, { state: 'open' })
+  const [res] = await Promise.all([
+    ta.app.inject({ method: 'POST', url: `/api/meetings/${three2.id}/ballot`, headers: bearer(owner), payload: { choices: yes(three2) } }),
+    ballots.castElectronic(deps, qian, three2.id, no(three2)),
+  ])
+  t.equal(res.statusCode, 201)
+  const promise = res.json().receipt.promise
+  if (promise.path !== undefined) t.match(promise.path, /^[01]\/2\/[0-9a-f]{64}$/, 'a batch of two: one hash in the path')
+  t.ok(verifyPromise(key, three2.id, res.json().receipt.leafHash, promise.signedAt, promise.signature, promise.path))
+  // Integrated as any other entries.
+  await integrate(deps, m.id)
+  const positioned = await db.selectFrom('ledgerPositions').select('entryId').where('meetingId', '=', m.id).execute()
+  t.ok(three.every((r) => positioned.some((p) => Number(p.entryId) === Number(r.id))), 'the integrator accepts the batch promises')
 })

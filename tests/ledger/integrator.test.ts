@@ -10,6 +10,8 @@ import { canonicalJson } from '../../src/ledger/canonical.js'
 import { leafHash } from '../../src/ledger/merkle.js'
 import { promiseText, signText } from '../../src/ledger/keys.js'
 import * as meetings from '../../src/meetings/service.js'
+import * as ballots from '../../src/ballots/service.js'
+import { actorFor, makeOwnerAccount } from '../helpers/meeting.js'
 
 const clock = testClock(new Date('2026-11-26T02:00:00Z'))
 const ta = await makeApp({ clock })
@@ -27,8 +29,11 @@ const unpositioned = async (meetingId: string) => (await db.selectFrom('ledgerEn
  * Insert, straight into the table, a ballot for a head that has not voted: well-formed, with the
  * right leaf hash and the promise of another entry (or `promise`'s) in the promise_sig column.
  */
-async function insertAround(m: MadeMeeting, promise?: (leafHex: string, atIso: string) => string): Promise<number> {
-  const model = await db.selectFrom('ledgerEntries').selectAll().where('meetingId', '=', m.id).where('kind', '=', 'ballot_cast').orderBy('id').executeTakeFirstOrThrow()
+async function insertAround(m: MadeMeeting, promise?: (leafHex: string, atIso: string) => string, path?: (modelPath: string) => string): Promise<number> {
+  // With `path`: the model is an entry of a batch, whose signature and (changed) path are copied.
+  let q = db.selectFrom('ledgerEntries').selectAll().where('meetingId', '=', m.id).where('kind', '=', 'ballot_cast')
+  if (path) q = q.where('promisePath', 'is not', null)
+  const model = await q.orderBy('id').executeTakeFirstOrThrow()
   const voted = new Set((await db.selectFrom('ledgerEntries').select('headKey').where('meetingId', '=', m.id).execute()).map((r) => r.headKey))
   const head = (await db.selectFrom('frozenUnits').select('headKey').where('meetingId', '=', m.id).execute()).find((u) => !voted.has(u.headKey))!.headKey
   const body = { ...JSON.parse(model.canonical), headKey: head, version: 1, at: clock.now().toISOString() }
@@ -36,7 +41,7 @@ async function insertAround(m: MadeMeeting, promise?: (leafHex: string, atIso: s
   const hash = leafHash(Buffer.from(canonical)).toString('hex')
   const row = await db.insertInto('ledgerEntries').values({
     compoundId: m.compoundId, meetingId: m.id, kind: 'ballot_cast', canonical, leafHash: hash, headKey: head, receiptCode: null,
-    promiseSig: promise ? promise(hash, body.at) : model.promiseSig, createdAt: clock.now(),
+    promiseSig: promise ? promise(hash, body.at) : model.promiseSig, promisePath: path ? path(model.promisePath!) : null, createdAt: clock.now(),
   }).returning('id').executeTakeFirstOrThrow()
   return Number(row.id)
 }
@@ -110,4 +115,53 @@ t.test('a garbage signature, or a valid one for another time than the entry\'s, 
   t.match(err?.message, `ledger entry ${r} was not written by this service`)
   t.same(await unpositioned(honest.id), [], 'the honest meeting was integrated')
   t.ok((await unpositioned(garbage.id)).includes(g) && (await unpositioned(retimed.id)).includes(r), 'the forged rows are still not positioned')
+})
+
+// Batch promises (src/ledger/ledger.ts signLedgerBatch): one signature over the root of a batch's
+// leaf hashes, each entry with its path. Casts sent together make a batch (src/ballots/cast-queue.ts).
+const zhang = await actorFor(ta, fx.a.users.owner!)
+const qian = await actorFor(ta, (await makeOwnerAccount(ta, fx.a, 'A钱七', '13900000001')).userId)
+async function batchMeeting() {
+  const m = await makeMeeting(ta, fx, { state: 'open' })
+  const rs = await Promise.all([ballots.castElectronic(deps, zhang, m.id, m.choices(['yes', 'no', { approve: ['赵六'] }])), ballots.castElectronic(deps, qian, m.id, m.choices(['no', 'no', { approve: [] }]))])
+  const rows = await db.selectFrom('ledgerEntries').select(['promiseSig', 'promisePath']).where('meetingId', '=', m.id).where('kind', '=', 'ballot_cast').execute()
+  return { m, rs, rows }
+}
+
+t.test('an honest batch, sharing one signature, is integrated', async (t) => {
+  const { m, rows } = await batchMeeting()
+  t.equal(rows.length, 2)
+  t.equal(rows[0].promiseSig, rows[1].promiseSig, 'one signature for the batch')
+  t.same(rows.map((r) => r.promisePath!.slice(0, 4)).sort(), ['0/2/', '1/2/'], 'each entry with its place in it')
+  clock.advance(1000)
+  const r = await integrate(deps, m.id, { checkpoint: true })
+  t.same(await unpositioned(m.id), [], 'every entry positioned')
+  t.equal(r.treeSize, await count('ledgerPositions', m.id))
+})
+
+t.test('a row copying a batch entry\'s signature and path, or claiming another place in the batch, is refused', async (t) => {
+  const cases: Array<[string, (p: string) => string]> = [
+    ['the same signature and path', (p) => p],
+    ['the other index', (p) => `${1 - Number(p[0])}${p.slice(1)}`],
+    ['a larger batch', (p) => p.replace('/2/', '/3/')],
+    ['a batch of one', (p) => p.replace('/2/', '/1/')],
+    ['an index beyond the batch', (p) => `2${p.slice(1)}`],
+    ['a path of two hashes', (p) => `${p},${p.slice(4)}`.replace('/2/', '/3/')],
+    ['a malformed path', () => 'not a path'],
+  ]
+  for (const [what, path] of cases) {
+    const { m } = await batchMeeting()
+    clock.advance(1000)
+    await integrate(deps, m.id, { checkpoint: true })
+    const positions = await count('ledgerPositions', m.id)
+    clock.advance(1000)
+    const forged = await insertAround(m, undefined, path)
+    await t.rejects(integrate(deps, m.id, { checkpoint: true }), { message: `ledger entry ${forged} was not written by this service: its promise signature is invalid` }, what)
+    t.equal(await count('ledgerPositions', m.id), positions, `${what}: nothing positioned`)
+  }
+  // The honest batch's own path with another entry's leaf hash: the root is another, the signature fails.
+  const { m, rows } = await batchMeeting()
+  clock.advance(1000)
+  const forged = await insertAround(m, undefined, () => rows[0].promisePath!)
+  await t.rejects(integrate(deps, m.id), { message: `ledger entry ${forged} was not written by this service: its promise signature is invalid` }, 'pending honest batch and a copied path')
 })

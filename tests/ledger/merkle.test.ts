@@ -1,7 +1,7 @@
 // RFC 6962 / 9162 Merkle hashing: the reference vectors of the Certificate Transparency code,
 // and every inclusion and consistency proof of trees up to 70 leaves (including tampering).
 import t from 'tap'
-import { MerkleTree, leafHash, rootOf, verifyInclusion, verifyConsistency, EMPTY_ROOT } from '../../src/ledger/merkle.js'
+import { MerkleTree, leafHash, rootOf, verifyInclusion, verifyConsistency, EMPTY_ROOT, promiseRoot, formatPromisePath, promisePathPlace } from '../../src/ledger/merkle.js'
 
 // Leaf inputs and roots from the RFC 6962 reference implementation's test data.
 const INPUTS = ['', '00', '10', '2021', '3031', '40414243', '5051525354555657', '606162636465666768696a6b6c6d6e6f']
@@ -70,4 +70,27 @@ t.test('a copy is independent, hex and binary appends agree, and returned hashes
   t.ok(verifyInclusion(leaves[7], 7, 300, c.inclusionProof(7, 300), rootOf(leaves)), 'changing returned hashes does not change the tree')
   t.throws(() => a.appendHex('zz'.repeat(32)), RangeError, 'a leaf that is not hex is refused')
   t.equal(a.size, 100, 'and not appended')
+})
+
+t.test('batch promise paths: every leaf of a batch leads to its root; a changed place or hash does not', async (t) => {
+  for (let n = 1; n <= 9; n++) {
+    const leaves = Array.from({ length: n }, (_, i) => leafHash(Buffer.from(`entry ${n}.${i}`)))
+    const tree = new MerkleTree()
+    for (const l of leaves) tree.append(l)
+    const root = tree.root().toString('hex')
+    for (let i = 0; i < n; i++) {
+      const hex = leaves[i].toString('hex')
+      if (n === 1) { t.equal(promiseRoot(hex, null), hex, 'a batch of one: the root is the leaf hash'); continue }
+      const path = formatPromisePath(i, n, tree.inclusionProof(i))
+      t.same(promisePathPlace(path), { index: i, size: n })
+      t.equal(promiseRoot(hex, path), root, `leaf ${i} of ${n}`)
+      const [, , hashes] = path.split('/')
+      t.not(promiseRoot(hex, `${(i + 1) % n}/${n}/${hashes}`), root, 'another index')
+      t.not(promiseRoot(hex, `${i}/${n}/${hashes.replace(/^./, (c) => (c === '0' ? '1' : '0'))}`), root, 'a changed hash')
+    }
+  }
+  const leaf = leafHash(Buffer.from('x')).toString('hex')
+  for (const bad of ['', '0/1/' + leaf, '00/2/' + leaf, '2/2/' + leaf, '0/2/', `0/2/${leaf},`, `0/2/${leaf.toUpperCase()}`, `0/2/${leaf},${leaf}`, '-1/2/' + leaf]) {
+    t.equal(promiseRoot(leaf, bad), null, `refused: ${JSON.stringify(bad.slice(0, 12))}`)
+  }
 })

@@ -18,6 +18,8 @@ import { leafHash, MerkleTree } from '../../src/ledger/merkle.js'
 import { checkpointText } from '../../src/ledger/signatures.js'
 import { integrate } from '../../src/ledger/integrate.js'
 import * as meetings from '../../src/meetings/service.js'
+import * as ballots from '../../src/ballots/service.js'
+import { actorFor, makeOwnerAccount } from '../helpers/meeting.js'
 
 const clock = testClock(new Date('2026-11-26T02:00:00Z'))
 const ta = await makeApp({ clock })
@@ -223,4 +225,55 @@ t.test('npm run verify prints the verdict and exits accordingly', async (t) => {
   t.equal(code, 1)
   t.match(text, `INVALID — entry #${i} (ballot_cast): the signed promise is invalid`)
   t.match(execFileSync(process.execPath, ['--import', 'tsx', 'bin/verify.ts', '--promises', good], { encoding: 'utf8' }), /promises: all \d+ signatures valid[\s\S]*VALID/)
+})
+
+t.test('batch promises: --promises accepts an honest bundle and rejects an altered path', async (t) => {
+  const m = await makeMeeting(ta, fx, { state: 'open' })
+  const zhang = await actorFor(ta, fx.a.users.owner!)
+  const qian = await actorFor(ta, (await makeOwnerAccount(ta, fx.a, 'A钱七', '13900000011')).userId)
+  const zhao = await actorFor(ta, (await makeOwnerAccount(ta, fx.a, 'A赵六', '13900000012')).userId)
+  // Sent together: one batch, one promise signature over its three leaf hashes.
+  await Promise.all([
+    ballots.castElectronic(ta.app.deps, zhang, m.id, m.choices(['yes', 'no', { approve: ['赵六'] }])),
+    ballots.castElectronic(ta.app.deps, qian, m.id, m.choices(['no', 'no', { approve: [] }])),
+    ballots.castElectronic(ta.app.deps, zhao, m.id, m.choices(['yes', 'yes', { approve: ['钱七'] }])),
+  ])
+  clock.advance(60_000)
+  await meetings.closeVoting(ta.app.deps, m.committee, m.id)
+  const street = await login(ta.app, fx.a.phones.street!)
+  const exported = await ta.app.inject({ url: `/api/meetings/${m.id}/audit-bundle`, headers: bearer(street) })
+  t.equal(exported.statusCode, 200)
+  const b = exported.json()
+  const batched = b.entries.map((e: any, i: number) => [i, e]).filter(([, e]: any) => e.promise.path !== undefined).map(([i]: any) => i as number)
+  t.equal(batched.length, 3, 'the three casts carry a path')
+  t.equal(new Set(batched.map((i: number) => b.entries[i].promise.signature)).size, 1, 'and share one signature')
+  t.ok(b.entries.filter((e: any) => e.promise.path === undefined).length >= 2, 'the other entries are single promises (no path)')
+  const v = verifyBundle(b, { promises: true })
+  t.equal(v.problem, null, JSON.stringify(v))
+  t.match(v.summary.join('\n'), `promises: all ${b.entries.length} signatures valid`)
+  const vp = await verifyBundleParallel(b, { promises: true })
+  t.equal(vp.problem, null, JSON.stringify(vp))
+  t.same(vp.summary, v.summary, 'in worker threads, the same verdict')
+
+  const i = batched[1]
+  const altered = (change: (path: string) => string | undefined) => {
+    const c = JSON.parse(JSON.stringify(b))
+    const p = change(c.entries[i].promise.path)
+    if (p === undefined) delete c.entries[i].promise.path
+    else c.entries[i].promise.path = p
+    return c
+  }
+  const [index, size, hashes] = b.entries[i].promise.path.split('/')
+  const flip = (h: string) => (h[0] === '0' ? '1' : '0') + h.slice(1)
+  for (const [what, c] of [
+    ['another index', altered(() => `${(Number(index) + 1) % 3}/${size}/${hashes}`)],
+    ['another size', altered(() => `${index}/4/${hashes}`)],
+    ['a changed hash', altered(() => `${index}/${size}/${flip(hashes)}`)],
+    ['no path', altered(() => undefined)],
+    ['a malformed path', altered(() => 'x')],
+  ] as Array<[string, any]>) {
+    t.ok(verifyBundle(c).ok, `${what}: by default, the checkpoints vouch for the promises`)
+    t.match(verifyBundle(c, { promises: true }).problem, new RegExp(`^${esc(`entry #${i} (ballot_cast): the signed promise is invalid`)}`), what)
+    t.match((await verifyBundleParallel(c, { promises: true })).problem, new RegExp(`^${esc(`entry #${i} (ballot_cast): the signed promise is invalid`)}`), `${what}, in worker threads`)
+  }
 })
