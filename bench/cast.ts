@@ -2,7 +2,7 @@
 // A 10,000-unit compound (one owner per unit, so 10,000 voters), a meeting with 3 agenda items
 // (an ordinary resolution, a special resolution, an election of 5 from 7 approved candidates),
 // 64 concurrent voters over keep-alive HTTP with real sign-in tokens, every voter once (through a
-// lean HTTP/1.1 client, bench/lean-http.ts, so the load generator takes little of the CPU it shares
+// lean HTTP/1.1 client, bench/lib/lean-http.ts, so the load generator takes little of the CPU it shares
 // with the server and PostgreSQL). Before the
 // measured load, 1,000 voters cast in a second meeting (not measured) so the server's JIT is warm,
 // as in the middle of a real vote (BENCH_WARMUP=n to change, 0 for a cold start).
@@ -44,7 +44,7 @@ import { parseRollCsv, toCsv } from '../src/roll/csv.js'
 import { createMeeting, addAgendaItem, nominateCandidate, reviewCandidate, postNotice, openVoting, closeVoting } from '../src/meetings/service.js'
 import { computeResult } from '../src/meetings/results.js'
 import { prng } from '../src/demo/generate.js'
-import { LeanConnection } from './lean-http.js'
+import { LeanConnection } from './lib/lean-http.js'
 
 const UNITS = Number(process.env.BENCH_UNITS || 10_000)
 const CONCURRENCY = 64

@@ -18,6 +18,7 @@ const DIR = dirname(fileURLToPath(import.meta.url))
 const ROOT = join(DIR, '..')
 const REPORT = join(ROOT, 'docs', 'benchmarks.md')
 
+// Every bench/<name>.ts but run.ts is a benchmark (shared code lives in bench/lib/).
 const available = readdirSync(DIR).filter((f) => f.endsWith('.ts') && f !== 'run.ts').map((f) => f.replace(/\.ts$/, '')).sort()
 const asked = process.argv.slice(2).filter((a) => a !== '--')
 const names = asked.length ? asked : available
