@@ -1,5 +1,5 @@
-// The "two sides" world the route-table tests share (tests/security/authz-matrix.test.ts built it
-// first; tests/security/hostile.test.ts uses it from here): over seedFixture's two compounds, each
+// The "two sides" world the route-table tests share (tests/security/authz-matrix.test.ts and
+// tests/security/hostile.test.ts): over seedFixture's two compounds, each
 // side gets a session per role (API token, page cookie and CSRF token), a pending roll import and a
 // draft meeting with an election item, a candidate, a dispute, a proxy, a ledger checkpoint, a paper
 // ballot batch, an anomaly flag and a sampling audit; plus, per route, the path parameters, the
@@ -44,11 +44,12 @@ export interface Body { json?: unknown; form?: Record<string, string>; upload?: 
 export const DAY = 24 * 3600_000
 
 /**
- * Routes without path parameters, each with how the route-table tests cover it:
- *   listing — answers with what the caller may see;
- *   create  — takes the other side's ids in its body;
- *   public  — needs no account;
- *   session — acts on the caller's own token only.
+ * Routes without path parameters, each with how the route-table tests cover it (in the
+ * authorization matrix):
+ *   listing — answers with what the caller may see: called as every role of both sides and the city;
+ *   create  — takes the other side's ids in its body: called as every role with them;
+ *   public  — needs no account: called anonymously with the other side's identifiers;
+ *   session — acts on the caller's own token only: called last, as every role (and in tests/auth/tokens.test.ts).
  */
 export const UNSCOPED: Record<string, 'listing' | 'create' | 'public' | 'session'> = {
   'GET /': 'listing',
@@ -95,7 +96,11 @@ export const PARAM_QUERIES: Record<string, string> = {
   'GET /api/meetings/:meetingId/consistency': '?from=1&to=1',
 }
 
-/** Routes with ids that are public by design (the ledger's transparency). */
+/**
+ * Routes with ids that are public by design (the ledger's transparency: anyone may check a
+ * meeting's signed checkpoints). Called like the others, they may answer, but never with the other
+ * side's names or personal data.
+ */
 export const PUBLIC_WITH_IDS = new Set([
   'GET /api/meetings/:meetingId/checkpoints',
   'GET /api/meetings/:meetingId/consistency',
