@@ -212,6 +212,8 @@ const pages: FastifyPluginAsyncTypebox = async (app) => {
     return reply.viewAsync('ballots/my-ballot', pageData(req, reply, {
       title: '我的表决记录', m, mine, cast: req.query.cast ?? null,
       lines: mine.ballot ? choicesInWords(items, mine.ballot.choices as Record<string, unknown>) : [],
+      // Units without a designated voter the owner co-owned when the roll was frozen: their record, to check and dispute.
+      shared: mine.sharedUnits.map((u) => ({ ...u, lines: u.ballot ? choicesInWords(items, u.ballot.choices as Record<string, unknown>) : [] })),
       proxies: mine.proxies.map((p) => ({ ...p, agent: maskName(p.agentName, p.agentKind) })),
       held: held.map((p) => ({ id: p.id, name: maskName(p.principalName, p.principalKind), units: p.units })),
       votingOpen: m.state === 'open' && deps.clock.now() < m.closesAt,

@@ -38,7 +38,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/api/meetings/:meetingId/proxies/:proxyId/revoke', { ...auth, schema: { tags, summary: '撤销委托', params: IdParams('meetingId', 'proxyId'), body: ReasonBody, response: { 200: Obj({ id: Id, status: Type.Literal('revoked') }), ...errors(400, 401, 403, 404) } } },
     async (req) => ballots.revokeProxy(deps, actorOf(req), req.params.meetingId, req.params.proxyId, req.body.reason))
 
-  app.get('/api/meetings/:meetingId/my-ballot', { ...auth, schema: { tags, summary: '本人房屋的表决记录（每一版）', params: IdParams('meetingId'), response: { 200: AnyObject, ...errors(400, 401, 403, 404) } } },
+  app.get('/api/meetings/:meetingId/my-ballot', { ...auth, schema: { tags, summary: '本人房屋的表决记录（每一版）；sharedUnits：投票开始时本人共有、共有人未指定投票人的房屋的记录（只有纸质表决票计票）', params: IdParams('meetingId'), response: { 200: AnyObject, ...errors(400, 401, 403, 404) } } },
     async (req) => ballots.myBallot(deps, actorOf(req), req.params.meetingId))
 
   app.get('/api/meetings/:meetingId/my-proxies', { ...auth, schema: { tags, summary: '本人作为代理人持有的有效委托', params: IdParams('meetingId'), response: { 200: Type.Array(AnyObject), ...errors(400, 401, 404) } } },

@@ -15,7 +15,7 @@ import { formatDateTimeZh } from '../core/format.js'
 import { requireMeeting } from '../meetings/service.js'
 import { meetingSettingsOf } from '../meetings/settings.js'
 import { canManage } from '../meetings/policy.js'
-import { ballotItems, logEvent } from '../meetings/queries.js'
+import { ballotItems, headsAnsweredFor, logEvent } from '../meetings/queries.js'
 import { validateChoices, type Choices } from './choices.js'
 import { appendLedger, type LedgerAppend, type LedgerReceipt } from '../ledger/ledger.js'
 import { checkIssuedBallot, rethrowRecordingRejection } from '../paper/check.js'
@@ -278,25 +278,45 @@ export async function castByProxy(deps: Deps, actor: Actor, meetingId: string, p
   return receipt
 }
 
-/** What was recorded for the signed-in owner: their units, the counted ballot, every version. */
-export async function myBallot(deps: Deps, actor: Actor, meetingId: string, loaded?: Pick<Awaited<ReturnType<typeof requireMeeting>>, 'id' | 'state'>) {
+/** What was recorded for one head of the frozen roll: its units, the counted ballot, every version, the receipts (newest first). */
+async function headRecord(deps: Deps, meetingId: string, headKey: string) {
+  const [units, ballot, versions, receipts] = await Promise.all([
+    deps.db.selectFrom('frozenUnits').select(['label', 'areaCenti']).where('meetingId', '=', meetingId).where('headKey', '=', headKey).orderBy('label').execute(),
+    deps.db.selectFrom('ballots').select(['version', 'channel', 'choices', 'castAt']).where('meetingId', '=', meetingId).where('headKey', '=', headKey).executeTakeFirst(),
+    deps.db.selectFrom('ballotVersions').select(['version', 'kind', 'channel', 'castAt', 'paperSerial', 'collector', 'receivedAt', 'note']).where('meetingId', '=', meetingId).where('headKey', '=', headKey).orderBy('version').execute(),
+    // The receipt of each ballot cast for the head, newest first, to check on /verify.
+    deps.db.selectFrom('ledgerEntries').select(['receiptCode', 'leafHash', 'createdAt']).where('meetingId', '=', meetingId).where('headKey', '=', headKey)
+      .where('kind', '=', 'ballot_cast').orderBy('id', 'desc').execute(),
+  ])
+  return { units, ballot: ballot ?? null, versions, receipts }
+}
+
+/** Shown with the record of a unit whose co-owners named no voter. */
+export const NO_VOTER_NOTE = '该房屋的共有人未指定投票人：任何人都不能为它网络投票或委托投票，只有为该房屋录入的纸质表决票计票（计为 1 人）。'
+
+/**
+ * What was recorded for the signed-in owner: their units, the counted ballot, every version; and,
+ * in `sharedUnits`, the same for each unit whose co-owners named no voter and which the owner
+ * co-owned when the roll was frozen (headsAnsweredFor), so they can check it and dispute it.
+ */
+export async function myBallot(deps: Deps, actor: Actor, meetingId: string, loaded?: Pick<Awaited<ReturnType<typeof requireMeeting>>, 'id' | 'state' | 'frozenAt'>) {
   // `loaded`: the meeting requireMeeting(Named) already loaded for this actor in this request.
   const m = loaded ?? await requireMeeting(deps.db, actor, meetingId)
   const ownerId = actor.principal.ownerId
   if (!ownerId) throw new Errors.NOT_A_VOTER('只有业主可以查看本人的表决记录')
-  const head = await deps.db.selectFrom('frozenHeads').select(['headKey', 'areaCenti', 'units']).where('meetingId', '=', m.id).where('ownerId', '=', ownerId).executeTakeFirst()
-  if (!head) return { meetingId: m.id, state: m.state, voter: false as const, units: [], ballot: null, versions: [], proxies: [] }
-  const [units, ballot, versions, proxies, receipts] = await Promise.all([
-    deps.db.selectFrom('frozenUnits').select(['label', 'areaCenti']).where('meetingId', '=', m.id).where('headKey', '=', head.headKey).orderBy('label').execute(),
-    deps.db.selectFrom('ballots').select(['version', 'channel', 'choices', 'castAt']).where('meetingId', '=', m.id).where('headKey', '=', head.headKey).executeTakeFirst(),
-    deps.db.selectFrom('ballotVersions').select(['version', 'kind', 'channel', 'castAt', 'paperSerial', 'collector', 'receivedAt', 'note']).where('meetingId', '=', m.id).where('headKey', '=', head.headKey).orderBy('version').execute(),
+  const heads = await headsAnsweredFor(deps.db, m, ownerId)
+  const head = heads.find((h) => h.own)
+  const sharedUnits = await Promise.all(heads.filter((h) => !h.own).map(async (h) => ({
+    headKey: h.headKey, unitId: h.unitId!, label: h.label!, areaCenti: h.areaCenti, noVoter: true as const, note: NO_VOTER_NOTE,
+    ...await headRecord(deps, m.id, h.headKey),
+  })))
+  if (!head) return { meetingId: m.id, state: m.state, voter: false as const, units: [], ballot: null, versions: [], proxies: [], sharedUnits }
+  const [record, proxies] = await Promise.all([
+    headRecord(deps, m.id, head.headKey),
     deps.db.selectFrom('proxies as p').innerJoin('owners as o', 'o.id', 'p.agentOwnerId').select(['p.id', 'p.status', 'p.scope', 'p.validFrom', 'p.validTo', 'o.name as agentName', 'o.kind as agentKind'])
       .where('p.meetingId', '=', m.id).where('p.principalHead', '=', head.headKey).execute(),
-    // The receipt of each ballot cast in the owner's name, newest first, to check on /verify.
-    deps.db.selectFrom('ledgerEntries').select(['receiptCode', 'leafHash', 'createdAt']).where('meetingId', '=', m.id).where('headKey', '=', head.headKey)
-      .where('kind', '=', 'ballot_cast').orderBy('id', 'desc').execute(),
   ])
-  return { meetingId: m.id, state: m.state, voter: true as const, areaCenti: head.areaCenti, units, ballot: ballot ?? null, versions, proxies, receipts }
+  return { meetingId: m.id, state: m.state, voter: true as const, headKey: head.headKey, areaCenti: head.areaCenti, units: record.units, ballot: record.ballot, versions: record.versions, proxies, receipts: record.receipts, sharedUnits }
 }
 
 /**

@@ -330,8 +330,14 @@ const pages: FastifyPluginAsyncTypebox = async (app) => {
     const now = deps.clock.now()
     const canDispute = isOwner && m.state === 'preliminary' && Boolean(m.challengeEndsAt) && now < m.challengeEndsAt!
     const disputes = isOwner ? await read.listDisputes(deps, actor, m.id) : []
+    // More than one head to answer for (their own and/or units without a voter they co-owned): the form asks which.
+    const heads = canDispute ? await meetings.disputableHeads(deps, actor, m.id) : []
+    const headChoices = heads.length > 1 ? heads.map((h) => ({
+      value: h.headKey,
+      label: h.own ? `本人名下房屋（${h.units} 套）` : `共有房屋 ${h.label}（共有人未指定投票人，只有纸质表决票计票）`,
+    })) : []
     return reply.code(extra.status ?? 200).viewAsync('meetings/results', pageData(req, reply, {
-      title: `表决结果：${m.title}`, m, r, res: r.result, isOwner, canDispute, disputes, staff: canManage(req.principal!) || canSupervise(req.principal!),
+      title: `表决结果：${m.title}`, m, r, res: r.result, isOwner, canDispute, disputes, headChoices, staff: canManage(req.principal!) || canSupervise(req.principal!),
       done: extra.done ? DONE[extra.done] : null, errors: extra.errors ?? [], values: extra.values ?? {},
     }))
   }
@@ -365,15 +371,18 @@ const pages: FastifyPluginAsyncTypebox = async (app) => {
     }))
   })
 
-  app.post('/meetings/:meetingId/disputes', { ...auth, ...csrf, schema: { params: M, body: formBody(['text'], 2000) } }, async (req, reply) => {
+  app.post('/meetings/:meetingId/disputes', { ...auth, ...csrf, schema: { params: M, body: formBody(['text', 'head'], 2000) } }, async (req, reply) => {
     const text = s(req.body.text)
-    if (text.length < 2) return resultsView(req, reply, req.params.meetingId, { status: 400, errors: [{ field: 'dispute-text', message: '请写明您认为哪一项记录有误，以及您的说明' }], values: { text } })
+    const head = s(req.body.head)
+    if (text.length < 2) return resultsView(req, reply, req.params.meetingId, { status: 400, errors: [{ field: 'dispute-text', message: '请写明您认为哪一项记录有误，以及您的说明' }], values: { text, head } })
     try {
-      await meetings.raiseDispute(deps, actorOf(req), req.params.meetingId, text)
+      await meetings.raiseDispute(deps, actorOf(req), req.params.meetingId, text, head || undefined)
     } catch (err) {
-      const errors = formErrorsOf(err, 'dispute-text')
+      // A head that is not the owner's (a tampered form): the error handler answers 404 and logs the denial.
+      if ((err as { code?: string }).code === 'NOT_FOUND') throw err
+      const errors = formErrorsOf(err, (err as { code?: string }).code === 'VALIDATION_FAILED' ? 'dispute-head' : 'dispute-text')
       if (!errors) throw err
-      return resultsView(req, reply, req.params.meetingId, { status: (err as { statusCode: number }).statusCode, errors, values: { text } })
+      return resultsView(req, reply, req.params.meetingId, { status: (err as { statusCode: number }).statusCode, errors, values: { text, head } })
     }
     return reply.redirect(`/meetings/${req.params.meetingId}/results?done=dispute`, 303)
   })

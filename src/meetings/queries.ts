@@ -4,6 +4,7 @@ import type { MeetingState } from '../db/schema.js'
 import type { Principal } from '../auth/principal.js'
 import { compoundInScope } from '../registry/policy.js'
 import type { BallotItem } from '../ballots/choices.js'
+import { chinaDate } from '../core/clock.js'
 
 type Q = Db | Tx
 
@@ -27,6 +28,42 @@ export async function ballotItems(db: Q, meetingId: string): Promise<Array<Ballo
     if (r.candidateId) item.candidateIds.push(r.candidateId)
   }
   return out
+}
+
+/** A head of the frozen roll an owner answers for: their own (they are its voter) or a unit without a voter they co-owned. */
+export interface AnsweredHead { headKey: string; own: boolean; areaCenti: number; units: number; unitId: string | null; label: string | null }
+
+/**
+ * The heads an owner answers for in a meeting (DOMAIN §3: every owner can see and dispute what was
+ * recorded for their own units): their own head (frozen_heads.owner_id), then every `unit:` head
+ * (a counted unit whose co-owners named no voter, no owner on the frozen roll) whose unit they
+ * co-owned when the roll was frozen: an ownership valid on the China date of frozen_at, read as
+ * rollEntries reads a date (valid_from ≤ day < valid_to). Own head first, then by unit label.
+ */
+export async function headsAnsweredFor(db: Q, m: { id: string; frozenAt: Date | null }, ownerId: string): Promise<AnsweredHead[]> {
+  const day = m.frozenAt ? chinaDate(m.frozenAt) : null
+  const rows = await db.selectFrom('frozenHeads as h')
+    .select(['h.headKey', 'h.ownerId', 'h.areaCenti', 'h.units'])
+    .select((eb) => eb.selectFrom('frozenUnits as fu').select((e) => e.fn.min('fu.label').as('l'))
+      .whereRef('fu.meetingId', '=', 'h.meetingId').whereRef('fu.headKey', '=', 'h.headKey').as('label'))
+    .where('h.meetingId', '=', m.id)
+    .where((eb) => {
+      const own = eb('h.ownerId', '=', ownerId)
+      if (!day) return own
+      return eb.or([own, eb.and([
+        eb('h.ownerId', 'is', null), eb('h.headKey', 'like', 'unit:%'),
+        eb.exists(eb.selectFrom('frozenUnits as u').innerJoin('ownerships as os', 'os.unitId', 'u.unitId').select('u.unitId')
+          .whereRef('u.meetingId', '=', 'h.meetingId').whereRef('u.headKey', '=', 'h.headKey')
+          .where('os.ownerId', '=', ownerId).where('os.validFrom', '<=', day)
+          .where((e) => e.or([e('os.validTo', 'is', null), e('os.validTo', '>', day)]))),
+      ])])
+    })
+    .execute()
+  const out = rows.map((r) => {
+    const own = r.ownerId === ownerId
+    return { headKey: r.headKey, own, areaCenti: Number(r.areaCenti), units: Number(r.units), unitId: own ? null : r.headKey.slice('unit:'.length), label: r.label ?? null }
+  })
+  return out.sort((a, b) => (a.own === b.own ? (a.label ?? '').localeCompare(b.label ?? '') : a.own ? -1 : 1))
 }
 
 export async function logEvent(db: Q, e: { compoundId: string; meetingId: string; actorUserId: string | null; kind: string; detail?: Record<string, unknown> }) {

@@ -63,8 +63,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/api/meetings/:meetingId/disputes', { ...auth, schema: { tags, summary: '异议（业主只看到本人的）', params: IdParams('meetingId'), response: { 200: Type.Array(AnyObject), ...errors(400, 401, 404) } } },
     async (req) => read.listDisputes(deps, actorOf(req), req.params.meetingId))
 
-  app.post('/api/meetings/:meetingId/disputes', { ...auth, schema: { tags, summary: '业主对本人房屋的记录提出异议（公示期内）', params: IdParams('meetingId'), body: DisputeBody, response: { 201: Obj({ id: Id, status: Type.String() }), ...errors(400, 401, 403, 404, 409) } } },
-    async (req, reply) => reply.code(201).send(await meetings.raiseDispute(deps, actorOf(req), req.params.meetingId, req.body.text)))
+  app.post('/api/meetings/:meetingId/disputes', { ...auth, schema: { tags, summary: '业主对本人房屋的记录提出异议（公示期内；包括投票开始时本人共有、未指定投票人的房屋，有多户记录时用 headKey 选择）', params: IdParams('meetingId'), body: DisputeBody, response: { 201: Obj({ id: Id, status: Type.String() }), ...errors(400, 401, 403, 404, 409) } } },
+    async (req, reply) => reply.code(201).send(await meetings.raiseDispute(deps, actorOf(req), req.params.meetingId, req.body.text, req.body.headKey)))
 
   app.post('/api/meetings/:meetingId/disputes/:disputeId/resolve', { ...auth, schema: { tags, summary: '街道办处理异议（成立则作废该票并重新计票）', params: IdParams('meetingId', 'disputeId'), body: ResolveBody, response: { 200: Obj({ id: Id, status: Type.String() }), ...errors(400, 401, 403, 404, 409) } } },
     async (req) => meetings.resolveDispute(deps, actorOf(req), req.params.meetingId, req.params.disputeId, req.body))

@@ -36,7 +36,10 @@ export const NominateBody = Obj({
 
 export const ReviewBody = Obj({ decision: Type.Enum(['approved', 'rejected']), reason: Type.String({ minLength: 2, maxLength: 1000 }) })
 export const ReasonBody = Obj({ reason: Type.String({ minLength: 2, maxLength: 1000 }) })
-export const DisputeBody = Obj({ text: Type.String({ minLength: 2, maxLength: 2000 }) })
+export const DisputeBody = Obj({
+  text: Type.String({ minLength: 2, maxLength: 2000 }),
+  headKey: Type.Optional(Type.String({ minLength: 1, maxLength: 60, pattern: '^[0-9A-Za-z:_-]+$', description: '异议针对的表决记录（my-ballot 返回的本人记录或 sharedUnits[].headKey）；只对一户有记录时可省略' })),
+})
 export const ResolveBody = Obj({ decision: Type.Enum(['upheld', 'rejected']), resolution: Type.String({ minLength: 2, maxLength: 2000 }) })
 
 /** Choices: item id → 'yes' | 'no' | 'abstain' (paper also 'invalid'), or { approve: [candidate ids] } for an election. */

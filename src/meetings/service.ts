@@ -16,7 +16,7 @@ import { categoryOf, type Topic } from '../tally/tally.js'
 import { formatDateZh } from '../core/format.js'
 import { challengeEndsAt, earliestOpeningDate, noticePeriodMet } from './deadlines.js'
 import { canManage, canSupervise, conveners, requireState, type Convener } from './policy.js'
-import { ballotCounts, ballotItems, logEvent, meetingInScope, turnoutFigures } from './queries.js'
+import { ballotCounts, ballotItems, headsAnsweredFor, logEvent, meetingInScope, turnoutFigures } from './queries.js'
 import { computeResult } from './results.js'
 import { appendLedger } from '../ledger/ledger.js'
 import { integrateInTx } from '../ledger/integrate.js'
@@ -267,20 +267,36 @@ export async function closeLocked(trx: Tx, deps: Deps, actor: Actor | null, m: {
   return { id: m.id, state: 'preliminary' as MeetingState, challengeEndsAt: ends }
 }
 
-/** An owner disputes what was recorded for their own units, during the challenge window. */
-export async function raiseDispute(deps: Deps, actor: Actor, meetingId: string, text: string) {
+/**
+ * An owner disputes what was recorded for their own units, during the challenge window: their own
+ * head, or a unit without a voter they co-owned when the roll was frozen (headsAnsweredFor).
+ * `headKey` picks one when they answer for more than one; it must be one of theirs (else 404,
+ * logged as a denial, nothing written).
+ */
+export async function raiseDispute(deps: Deps, actor: Actor, meetingId: string, text: string, headKey?: string) {
   const p = actor.principal
   if (p.role !== 'owner' || !p.ownerId) throw new Errors.FORBIDDEN()
   return deps.db.transaction().execute(async (trx) => {
     const m = await requireMeeting(trx, actor, meetingId)
     requireState(m.state, ['preliminary'], '只能在初步结果公示期内提出异议')
     if (deps.clock.now() >= m.challengeEndsAt!) throw new Errors.INVALID_STATE('异议期已结束')
-    const head = await trx.selectFrom('frozenHeads').select('headKey').where('meetingId', '=', m.id).where('ownerId', '=', p.ownerId!).executeTakeFirst()
-    if (!head) throw new Errors.NOT_A_VOTER('冻结名册中没有您的房屋')
+    const heads = await headsAnsweredFor(trx, m, p.ownerId!)
+    const head = headKey ? heads.find((h) => h.headKey === headKey) : heads.length === 1 ? heads[0] : undefined
+    if (headKey && !head) throw withDenial(new Errors.NOT_FOUND('您名下（投票开始时）的该房屋记录'), { action: 'dispute.raise', target: `meeting:${m.id}/head:${headKey}`, compoundId: m.compoundId })
+    if (heads.length === 0) throw new Errors.NOT_A_VOTER('冻结名册中没有您的房屋')
+    if (!head) throw new Errors.VALIDATION_FAILED('您在本次会议中有多户房屋的记录，请选择异议针对的是哪一户')
     const d = await trx.insertInto('disputes').values({ compoundId: m.compoundId, meetingId: m.id, headKey: head.headKey, raisedBy: p.userId, text }).returning(['id', 'status']).executeTakeFirstOrThrow()
     await transition(trx, actor, m, 'dispute.raised', { disputeId: d.id })
     return d
   })
+}
+
+/** The heads the signed-in owner may dispute in a meeting (for the dispute form's choice); none for other roles. */
+export async function disputableHeads(deps: Deps, actor: Actor, meetingId: string) {
+  const ownerId = actor.principal.ownerId
+  if (actor.principal.role !== 'owner' || !ownerId) return []
+  const m = await requireMeeting(deps.db, actor, meetingId)
+  return headsAnsweredFor(deps.db, m, ownerId)
 }
 
 /**

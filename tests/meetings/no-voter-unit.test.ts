@@ -4,7 +4,7 @@
 // but a paper ballot entered for the unit counts; the audit bundle verifies and the call-back
 // sample is drawn with it in the frame. Both databases.
 import t from 'tap'
-import { makeApp, seedFixture, login, bearer, testClock } from '../helpers/app.js'
+import { makeApp, seedFixture, login, bearer, testClock, pageLogin, csrfFrom } from '../helpers/app.js'
 import { makeMeeting, makeOwnerAccount, actorFor, issuePaperBallots, type MadeMeeting } from '../helpers/meeting.js'
 import * as meetings from '../../src/meetings/service.js'
 import * as ballots from '../../src/ballots/service.js'
@@ -135,4 +135,133 @@ t.test('a paper ballot for the unit counts under its head; the bundle verifies; 
     await recordCallback(deps, m.street, audit.id, { unitId, outcome: 'unreachable', note: '共有人未接电话' })
     t.ok(await db.selectFrom('auditCallbacks').select('id').where('auditId', '=', audit.id).where('headKey', '=', HEAD).executeTakeFirst(), 'its call-back is recorded')
   }
+})
+
+/*
+ * DOMAIN §3: every owner can see what was recorded for their own units and dispute it. The
+ * co-owners of the unit (A共有甲 has an account) are nobody's voter, yet answer for it: they see
+ * its paper ballot in my-ballot and can dispute it; an owner who did not co-own it when the roll
+ * was frozen (张三, a former co-owner, an owner of the other compound) can neither see nor dispute it.
+ */
+const disputesOf = (meetingId: string) => db.selectFrom('disputes').select(['headKey', 'raisedBy', 'status']).where('meetingId', '=', meetingId).execute()
+
+t.test('a co-owner sees the paper ballot of the unit, disputes it; the street office upholds it; others cannot', async (t) => {
+  // A former co-owner: their ownership ended before the roll was frozen.
+  const former = await db.insertInto('owners').values({ compoundId, kind: 'person', name: 'A前共有人', phone: null, email: null, idNumber: null }).returning('id').executeTakeFirstOrThrow()
+  await db.insertInto('ownerships').values({ compoundId, unitId, ownerId: former.id, isVoter: false, validFrom: '2020-01-01', validTo: '2023-12-31' }).execute()
+  await makeOwnerAccount(ta, fx.a, 'A前共有人', '13688880002')
+
+  const m = await makeMeeting(ta, fx, { state: 'open', items: oneItem, votes: FOUR.map((owner) => ({ owner, choices: ['yes'] })) })
+  const [paper] = await issuePaperBallots(ta, m, [unitId])
+  await ballots.enterPaperBallot(deps, m.committee, m.id, { unitId, serial: paper.serial, code: paper.code, collector: '测试收票人', receivedAt: deps.clock.now(), choices: m.choices(['no']) })
+
+  const co = await login(ta.app, '13688880001')
+  const zhang = await login(ta.app, fx.a.phones.owner!)
+  const ex = await login(ta.app, '13688880002')
+  const otherSide = await login(ta.app, fx.b.phones.owner!)
+  const myBallot = (token: string) => ta.app.inject({ url: `/api/meetings/${m.id}/my-ballot`, headers: bearer(token) })
+
+  const mine = await myBallot(co)
+  t.equal(mine.statusCode, 200)
+  const body = mine.json()
+  t.equal(body.voter, false, 'the co-owner is nobody\'s voter')
+  t.equal(body.sharedUnits.length, 1)
+  t.match(body.sharedUnits[0], { headKey: HEAD, unitId, label: '1号楼1单元301', areaCenti: 20000, noVoter: true, note: /未指定投票人/, ballot: { channel: 'paper', version: 1, choices: { [m.items[0].id]: 'no' } } })
+  t.match(body.sharedUnits[0].versions, [{ version: 1, kind: 'cast', channel: 'paper', paperSerial: paper.serial, collector: '测试收票人' }])
+  t.equal(body.sharedUnits[0].receipts.length, 1, 'the receipt of the paper ballot')
+
+  const own = (await myBallot(zhang)).json()
+  t.match(own, { voter: true, headKey: fx.a.ownerId, units: [{ label: '1号楼1单元101' }], ballot: { version: 1 }, versions: [{ version: 1 }], receipts: [{}], proxies: [] }, 'the owner\'s own record keeps its shape')
+  t.same(own.sharedUnits, [], '张三 did not co-own the unit: nothing of it is shown')
+  t.same((await myBallot(ex)).json().sharedUnits, [], 'a former co-owner (ownership ended before the freeze) is shown nothing')
+  t.equal((await myBallot(otherSide)).statusCode, 404, 'an owner of another compound does not reach the meeting')
+
+  // The page shows it too, labelled.
+  const cookie = await pageLogin(ta.app, '13688880001')
+  const page = await ta.app.inject({ url: `/meetings/${m.id}/my-ballot`, headers: { cookie } })
+  t.equal(page.statusCode, 200)
+  t.match(page.body, '共有房屋 1号楼1单元301')
+  t.match(page.body, '共有人未指定投票人')
+  t.match(page.body, paper.serial)
+  t.notMatch(page.body, '没有由您投票的房屋', 'not told they have nothing on the roll')
+
+  // Not before the challenge window.
+  const early = await ta.app.inject({ method: 'POST', url: `/api/meetings/${m.id}/disputes`, headers: bearer(co), payload: { text: '这不是我们填的票' } })
+  t.equal(early.statusCode, 409)
+
+  await closeAndResult(m)
+  const dispute = (token: string, payload: Record<string, string>) => ta.app.inject({ method: 'POST', url: `/api/meetings/${m.id}/disputes`, headers: bearer(token), payload })
+
+  // Object-level authorization: nobody else can dispute the unit's record, and nothing is written.
+  const byZhang = await dispute(zhang, { text: '替别人的房屋提异议', headKey: HEAD })
+  t.equal(byZhang.statusCode, 404)
+  t.match(byZhang.json().message, '未找到')
+  const byFormer = await dispute(ex, { text: '我以前是共有人' })
+  t.equal(byFormer.statusCode, 403)
+  t.equal(byFormer.json().code, 'NOT_A_VOTER')
+  t.equal((await dispute(ex, { text: '我以前是共有人', headKey: HEAD })).statusCode, 404)
+  t.equal((await dispute(otherSide, { text: '别的小区', headKey: HEAD })).statusCode, 404)
+  t.equal((await dispute(co, { text: '选错了', headKey: 'unit:00000000-0000-4000-8000-000000000000' })).statusCode, 404, 'a head that is not theirs, even for the co-owner')
+  t.same(await disputesOf(m.id), [], 'nothing written')
+  t.ok(await db.selectFrom('auditLog').select('id').where('action', '=', 'dispute.raise').where('outcome', '=', 'denied').executeTakeFirst(), 'the denial is logged')
+
+  // The co-owner disputes it (their only head: no choice needed).
+  const raised = await dispute(co, { text: '我们共有人没有填写过这张纸质表决票' })
+  t.equal(raised.statusCode, 201, raised.body)
+  t.same(await disputesOf(m.id), [{ headKey: HEAD, raisedBy: coOwner.userId, status: 'open' }])
+  const listed = await ta.app.inject({ url: `/api/meetings/${m.id}/disputes`, headers: bearer(co) })
+  t.equal(listed.json().length, 1, 'the co-owner sees their dispute')
+
+  const street = await login(ta.app, fx.a.phones.street!)
+  const resolved = await ta.app.inject({ method: 'POST', url: `/api/meetings/${m.id}/disputes/${raised.json().id}/resolve`, headers: bearer(street), payload: { decision: 'upheld', resolution: '经核查，该票非共有人所填' } })
+  t.equal(resolved.statusCode, 200, resolved.body)
+  const b = await db.selectFrom('ballots').select(['version', 'choices']).where('meetingId', '=', m.id).where('headKey', '=', HEAD).executeTakeFirstOrThrow()
+  t.same(b, { version: 2, choices: { [m.items[0].id]: 'invalid' } }, 'the unit\'s ballot is invalidated')
+  const after = (await myBallot(co)).json().sharedUnits[0]
+  t.match(after.versions, [{ version: 1, kind: 'cast' }, { version: 2, kind: 'invalidation', note: /异议成立/ }], 'the co-owner sees the invalidation')
+})
+
+t.test('an owner answering for their own head and a unit without voter chooses which record to dispute', async (t) => {
+  const unit2 = (await db.insertInto('units').values({ compoundId, buildingId: building, entrance: '1单元', room: '302', kind: 'residence', areaCenti: 5000, areaSource: 'register' }).returning('id').executeTakeFirstOrThrow()).id
+  const yi = await db.selectFrom('owners').select('id').where('compoundId', '=', compoundId).where('name', '=', 'A共有乙').executeTakeFirstOrThrow()
+  for (const ownerId of [fx.a.ownerId, yi.id]) await db.insertInto('ownerships').values({ compoundId, unitId: unit2, ownerId, isVoter: false, validFrom: '2024-01-01' }).execute()
+  const HEAD2 = `unit:${unit2}`
+
+  const m = await makeMeeting(ta, fx, { state: 'open', items: oneItem, votes: FOUR.map((owner) => ({ owner, choices: ['yes'] })) })
+  const zhang = await login(ta.app, fx.a.phones.owner!)
+  const mine = (await ta.app.inject({ url: `/api/meetings/${m.id}/my-ballot`, headers: bearer(zhang) })).json()
+  t.equal(mine.voter, true)
+  t.same(mine.sharedUnits.map((u: { headKey: string }) => u.headKey), [HEAD2], 'their own head plus only the unit they co-owned')
+  t.equal(mine.sharedUnits[0].ballot, null, 'no paper ballot entered for it')
+  await closeAndResult(m)
+
+  const dispute = (payload: Record<string, string>) => ta.app.inject({ method: 'POST', url: `/api/meetings/${m.id}/disputes`, headers: bearer(zhang), payload })
+  const unchosen = await dispute({ text: '记录有误' })
+  t.equal(unchosen.statusCode, 400)
+  t.match(unchosen.json().message, '请选择')
+  t.equal((await dispute({ text: '记录有误', headKey: HEAD })).statusCode, 404, 'the other unit without voter is not theirs')
+  t.equal((await dispute({ text: '记录有误', headKey: 'not a key' })).statusCode, 400, 'schema-checked')
+  t.same(await disputesOf(m.id), [], 'nothing written')
+
+  // The results page asks which record; a tampered choice is refused.
+  const cookie = await pageLogin(ta.app, fx.a.phones.owner!)
+  const results = await ta.app.inject({ url: `/meetings/${m.id}/results`, headers: { cookie } })
+  t.equal(results.statusCode, 200)
+  t.match(results.body, 'name="head"')
+  t.match(results.body, `value="${HEAD2}"`)
+  t.match(results.body, '共有房屋 1号楼1单元302')
+  const postForm = async (fields: Record<string, string>) => {
+    const c = await csrfFrom(ta.app, `/meetings/${m.id}/results`, cookie)
+    return ta.app.inject({ method: 'POST', url: `/meetings/${m.id}/disputes`, headers: { cookie: c.cookie, 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams({ _csrf: c.token, ...fields }).toString() })
+  }
+  const noChoice = await postForm({ text: '记录有误' })
+  t.equal(noChoice.statusCode, 400)
+  t.match(noChoice.body, 'href="#dispute-head"')
+  t.equal((await postForm({ text: '记录有误', head: HEAD })).statusCode, 404)
+  t.same(await disputesOf(m.id), [], 'nothing written')
+  const ok = await postForm({ text: '这户没有人填过票', head: HEAD2 })
+  t.equal(ok.statusCode, 303)
+  const ownHead = await dispute({ text: '我本人的记录有误', headKey: fx.a.ownerId })
+  t.equal(ownHead.statusCode, 201)
+  t.same((await disputesOf(m.id)).map((d) => d.headKey).sort(), [HEAD2, fx.a.ownerId].sort())
 })
