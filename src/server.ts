@@ -49,8 +49,9 @@ const primary = config.workers > 1 && cluster.isPrimary
 
 const database = openDatabase(config)
 try {
+  // A worker's primary has migrated and checked the database already.
   if (!cluster.isWorker) await migrateToLatest(database.db)
-  if (database.kind === 'postgres') {
+  if (database.kind === 'postgres' && !cluster.isWorker) {
     const problems = await durabilityProblems(database.db)
     if (problems.length && !config.allowUnsafeDb) {
       throw new Error(`refusing to start: PostgreSQL has ${problems.join(', ')} — acknowledged ballots could be lost. Set ALLOW_UNSAFE_DB=true only for a throw-away database.`)

@@ -7,7 +7,7 @@ import type { Deps } from '../core/context.js'
 import type { Db, Tx } from '../db/database.js'
 import { MerkleTree, leafHashOfText } from './merkle.js'
 import { checkpointText, signText } from './keys.js'
-import { promisePlacesConsistent, promiseTextFor } from './signatures.js'
+import { promiseChecks } from './signatures.js'
 import { crashPoint } from '../core/crash.js'
 
 /**
@@ -69,34 +69,27 @@ export class ForeignEntryError extends Error {
  * (docs/audit-bundle.md). Also checked: the leaf hash is the content's and the promise's time is the
  * content's `at`, so the promise really is for this content (leaf hashes and tree nodes are hashed
  * apart, 0x00 and 0x01, so no content can pass for an inner node of a batch), and the index and
- * size its path claims fit the batch (promisePlacesConsistent). Each distinct (signature, root,
+ * size its path claims fit the batch (promiseChecks). Each distinct (signature, root,
  * time) is verified once: a batch's entries share one. Throws for the first (lowest id) entry that
  * fails.
  */
 async function checkPromises(deps: Deps, meetingId: string, pending: Array<{ id: number | string; canonical: string; leafHash: string; promiseSig: string; promisePath: string | null; createdAt: Date }>) {
-  // The text each entry's signature must be over (null: fails before any signature), and the
-  // distinct (text, signature) pairs to verify.
-  const keyOf: Array<string | null> = []
-  const distinct = new Map<string, { text: string; signature: string; ok?: boolean }>()
-  for (const e of pending) {
+  // What each entry's signature must be over (null: it fails before any signature is checked).
+  const { keys, distinct, placed } = promiseChecks(meetingId, pending.map((e) => {
     const at = e.createdAt.toISOString()
     let body: { at?: unknown } | null = null
     try { body = JSON.parse(e.canonical) } catch { /* not JSON: not ours */ }
-    const text = body?.at === at && leafHashOfText(e.canonical) === e.leafHash ? promiseTextFor(meetingId, e.leafHash, at, e.promisePath) : null
-    if (text === null) { keyOf.push(null); continue }
-    const key = `${e.promiseSig}\n${text}`
-    if (!distinct.has(key)) distinct.set(key, { text, signature: e.promiseSig })
-    keyOf.push(key)
-  }
-  const checks = [...distinct.values()]
+    return body?.at === at && leafHashOfText(e.canonical) === e.leafHash ? { leafHash: e.leafHash, signedAt: at, signature: e.promiseSig, path: e.promisePath } : null
+  }))
+  const checks = [...distinct]
+  const ok = new Map<string, boolean>()
   const BATCH = 256
   for (let i = 0; i < checks.length; i += BATCH) {
-    await Promise.all(checks.slice(i, i + BATCH).map(async (c) => { c.ok = await verifyAsync(deps.ledgerKey.publicKey, c.text, c.signature) }))
+    await Promise.all(checks.slice(i, i + BATCH).map(async ([key, c]) => { ok.set(key, await verifyAsync(deps.ledgerKey.publicKey, c.text, c.signature)) }))
   }
-  // The place each entry claims in its batch must fit the batch (the signature covers only the root).
-  const placed = promisePlacesConsistent(pending.map((e, i) => ({ key: keyOf[i], path: e.promisePath })))
-  // An entry whose promise is invalid is named first, rather than its batch mates.
-  let bad = keyOf.findIndex((k) => k === null || distinct.get(k)!.ok !== true)
+  // An entry whose promise is invalid is named first, rather than its batch mates; then the place
+  // each entry claims in its batch must fit the batch (the signature covers only the root).
+  let bad = keys.findIndex((k) => k === null || ok.get(k) !== true)
   if (bad < 0) bad = placed.indexOf(false)
   if (bad >= 0) throw new ForeignEntryError(Number(pending[bad].id))
 }

@@ -214,10 +214,16 @@ export const formatPromisePath = (index: number, size: number, proof: Hash[]): s
 
 const PATH_RE = /^(0|[1-9][0-9]{0,8})\/([1-9][0-9]{0,8})\/([0-9a-f]{64}(?:,[0-9a-f]{64})*)$/
 
+/** A well-formed path's index, batch size and hashes (hex); null if it is malformed. */
+function parsePromisePath(path: string): { index: number; size: number; hashes: string[] } | null {
+  const m = PATH_RE.exec(path)
+  return m ? { index: Number(m[1]), size: Number(m[2]), hashes: m[3].split(',') } : null
+}
+
 /** The index and batch size a well-formed path claims; null if it is malformed. */
 export function promisePathPlace(path: string): { index: number; size: number } | null {
-  const m = PATH_RE.exec(path)
-  return m ? { index: Number(m[1]), size: Number(m[2]) } : null
+  const p = parsePromisePath(path)
+  return p && { index: p.index, size: p.size }
 }
 
 /**
@@ -228,12 +234,9 @@ export function promisePathPlace(path: string): { index: number; size: number } 
 export function promiseRoot(leafHashHex: string, path: string | null | undefined): string | null {
   if (!/^[0-9a-f]{64}$/.test(leafHashHex)) return null
   if (path === null || path === undefined) return leafHashHex
-  const m = PATH_RE.exec(path)
-  if (!m) return null
-  const index = Number(m[1])
-  const size = Number(m[2])
-  if (size < 2) return null
-  const root = rootFromInclusion(Buffer.from(leafHashHex, 'hex'), index, size, m[3].split(',').map((h) => Buffer.from(h, 'hex')))
+  const place = parsePromisePath(path)
+  if (!place || place.size < 2) return null
+  const root = rootFromInclusion(Buffer.from(leafHashHex, 'hex'), place.index, place.size, place.hashes.map((h) => Buffer.from(h, 'hex')))
   return root ? root.toString('hex') : null
 }
 

@@ -5,7 +5,7 @@ import type { Deps } from '../core/context.js'
 import type { Db } from '../db/database.js'
 import { verifyInclusion, verifyConsistency } from './merkle.js'
 import { verify } from 'node:crypto'
-import { checkpointText, promiseTextFor } from './signatures.js'
+import { checkpointText, verifyPromise } from './signatures.js'
 import { normalizeReceiptCode } from './ledger.js'
 import { treeOf } from './integrate.js'
 
@@ -69,8 +69,7 @@ export async function checkReceipt(deps: Deps, input: string): Promise<ReceiptCh
   const publicKey = deps.ledgerKey.publicKeyB64
   if (entry.leafIndex === null || entry.treeSize === null) {
     // A batch promise: the signature is over the batch root, recomputed from the leaf hash and the path.
-    const text = promiseTextFor(entry.meetingId, entry.leafHash, promise.signedAt, entry.promisePath)
-    return { status: 'pending', meetingId: entry.meetingId, leafHash: entry.leafHash, promise, promiseValid: text !== null && verifyOwn(deps, text, promise.signature) }
+    return { status: 'pending', meetingId: entry.meetingId, leafHash: entry.leafHash, promise, promiseValid: verifyPromise(deps.ledgerKey.publicKey, entry.meetingId, entry.leafHash, promise.signedAt, promise.signature, entry.promisePath) }
   }
   const latest = { treeSize: entry.treeSize, rootHash: entry.rootHash!, signedAt: entry.signedAt!, keyId: entry.keyId!, signature: entry.signature! }
   const size = Number(latest.treeSize)

@@ -72,3 +72,28 @@ export function promisePlacesConsistent(items: Array<{ key: string | null; path:
     return !!place && place.size === members.get(it.key) && claims.get(`${it.key}\n${place.index}`) === 1
   })
 }
+
+/** What promiseChecks needs of an entry: null when it already failed a check of the caller's own. */
+export type PromiseOf = { leafHash: string; signedAt: string; signature: string; path: string | null | undefined } | null
+
+/**
+ * The promise checks of a list of entries (the integrator's pending entries, a bundle's), so that
+ * each signature is verified once: for each entry the key of its (signature, text), null when it has
+ * none (a failed check of the caller's, or a malformed path); the distinct (text, signature) pairs to
+ * verify, by key; and whether each entry's place fits its batch (promisePlacesConsistent).
+ */
+export function promiseChecks(meetingId: string, entries: PromiseOf[]) {
+  const keys: Array<string | null> = []
+  const distinct = new Map<string, { text: string; signature: string }>()
+  for (const e of entries) {
+    let text: string | null = null
+    try { text = e && promiseTextFor(meetingId, e.leafHash, e.signedAt, e.path) } catch { /* malformed entry: no text */ }
+    if (!e || text === null) { keys.push(null); continue }
+    const signature = String(e.signature ?? '')
+    const key = `${signature}\n${text}`
+    if (!distinct.has(key)) distinct.set(key, { text, signature })
+    keys.push(key)
+  }
+  const placed = promisePlacesConsistent(entries.map((e, i) => ({ key: keys[i], path: e?.path })))
+  return { keys, distinct, placed }
+}

@@ -4,8 +4,8 @@
 // verifyBundle(b, { promises: true }), only the Ed25519 work is spread out.
 import { Worker } from 'node:worker_threads'
 import { availableParallelism } from 'node:os'
-import { verifyBundle, type Verdict } from './verify.js'
-import { promiseTextFor } from '../ledger/signatures.js'
+import { promiseOfEntry, verifyBundle, type Verdict } from './verify.js'
+import { promiseChecks } from '../ledger/signatures.js'
 
 const WORKER = `
 const { parentPort, workerData } = require('node:worker_threads')
@@ -22,19 +22,10 @@ export async function verifyBundleParallel(bundle: any, opts: { promises?: boole
   const meetingId = bundle?.meeting?.id
   const n = Math.max(1, Math.min(availableParallelism(), 8))
   // Each distinct (text, signature) once: the entries of a batch share one signature over its root,
-  // recomputed here from each entry's leaf hash and path (-1: a malformed path, invalid).
-  const itemOf = new Map<string, number>()
-  const items: Array<[string, string]> = []
-  const entryItem = entries.map((e) => {
-    let text: string | null = null
-    try { text = promiseTextFor(meetingId, e.leafHash, e.promise?.signedAt, e.promise?.path) } catch { /* malformed entry: verifyBundle names it */ }
-    if (text === null) return -1
-    const signature = String(e.promise?.signature ?? '')
-    const k = `${signature}\n${text}`
-    let j = itemOf.get(k)
-    if (j === undefined) { itemOf.set(k, j = items.length); items.push([text, signature]) }
-    return j
-  })
+  // recomputed from each entry's leaf hash and path (promiseChecks; no key: invalid).
+  const { keys, distinct } = promiseChecks(meetingId, entries.map(promiseOfEntry))
+  const itemOf = new Map([...distinct.keys()].map((k, j) => [k, j]))
+  const items: Array<[string, string]> = [...distinct.values()].map((c) => [c.text, c.signature])
   const chunk = Math.ceil(items.length / n)
   const parts = await Promise.all(Array.from({ length: n }, (_, k) => new Promise<Uint8Array>((resolve, reject) => {
     const w = new Worker(WORKER, { eval: true, workerData: { publicKey: String(bundle?.publicKey ?? ''), items: items.slice(k * chunk, (k + 1) * chunk) } })
@@ -44,5 +35,5 @@ export async function verifyBundleParallel(bundle: any, opts: { promises?: boole
   const valid = new Uint8Array(items.length)
   let o = 0
   for (const p of parts) { valid.set(p, o); o += p.length }
-  return verifyBundle(bundle, { promises: true, promiseValid: (i) => entryItem[i] !== undefined && entryItem[i] >= 0 && valid[entryItem[i]] === 1 })
+  return verifyBundle(bundle, { promises: true, promiseValid: (i) => { const k = keys[i]; return k !== null && k !== undefined && valid[itemOf.get(k)!] === 1 } })
 }

@@ -12,7 +12,7 @@
 // adds only the case of an integrator that failed to check. Why, at length: docs/audit-bundle.md.
 import { MerkleTree, leafHashOfText } from '../ledger/merkle.js'
 import { canonicalJson } from '../ledger/canonical.js'
-import { checkpointText, promisePlacesConsistent, promiseTextFor, publicKeyOf, verifyWith } from '../ledger/signatures.js'
+import { checkpointText, promiseChecks, publicKeyOf, verifyWith, type PromiseOf } from '../ledger/signatures.js'
 import { rollFingerprint } from '../tally/fingerprint.js'
 import { tallyElection, tallyResolution, type ElectionChoice, type Head, type ResolutionChoice, type Topic } from '../tally/tally.js'
 
@@ -47,6 +47,10 @@ function sameFigures(claimed: unknown, computed: unknown): boolean {
   }
   return canonicalJson(strip(claimed)) === canonicalJson(strip(computed))
 }
+
+/** A bundle entry's promise as promiseChecks takes it (null: the entry has none). */
+export const promiseOfEntry = (e: Partial<Bundle['entries'][number]> | null | undefined): PromiseOf =>
+  (e?.promise ? { leafHash: String(e.leafHash), signedAt: e.promise.signedAt, signature: e.promise.signature, path: e.promise.path } : null)
 
 export interface VerifyOptions {
   /** Also check every entry's signed promise (the verifier's --promises). */
@@ -83,20 +87,11 @@ export function verifyBundle(raw: unknown, opts: VerifyOptions = {}): Verdict {
     const tree = new MerkleTree()
     const parsed: Array<Record<string, any>> = []
     // The entries of a batch share one promise signature: each distinct (text, signature) is verified
-    // once. What each entry's signature must be over (its batch root from its path), and whether the
-    // place its path claims fits the batch (the entries sharing its promise), computed beforehand.
+    // once (promiseChecks: what each entry's signature must be over, from its path, and whether the
+    // place its path claims fits the batch).
     const promiseChecked = new Map<string, boolean>()
-    const promiseTexts: Array<string | null> = []
-    let placed: boolean[] = []
-    if (promises !== 'none') {
-      const keys = b.entries.map((e, i) => {
-        let text: string | null = null
-        try { text = promiseTextFor(meetingId, e.leafHash, e.promise.signedAt, e.promise.path) } catch { /* malformed: named below */ }
-        promiseTexts[i] = text
-        return text === null ? null : `${e.promise.signature}\n${text}`
-      })
-      placed = promisePlacesConsistent(keys.map((key, i) => ({ key, path: b.entries[i]?.promise?.path })))
-    }
+    const checks = promises === 'none' ? null
+      : promiseChecks(meetingId, b.entries.map(promiseOfEntry))
     b.entries.forEach((e, i) => {
       const where = `entry #${i}`
       if (e.index !== i) fail(`${where}: index ${e.index} out of order (entries reordered, removed or inserted)`)
@@ -112,10 +107,9 @@ export function verifyBundle(raw: unknown, opts: VerifyOptions = {}): Verdict {
         let ok: boolean
         if (promises === 'given') ok = opts.promiseValid!(i)
         else {
-          const text = promiseTexts[i]
-          const k = `${e.promise.signature}\n${text}`
-          ok = text !== null && (promiseChecked.get(k) ?? verifyWith(key, text, e.promise.signature))
-          if (text !== null) promiseChecked.set(k, ok)
+          const k = checks!.keys[i]
+          ok = k !== null && (promiseChecked.get(k) ?? verifyWith(key, checks!.distinct.get(k)!.text, checks!.distinct.get(k)!.signature))
+          if (k !== null) promiseChecked.set(k, ok)
         }
         if (!ok) fail(`${where} (${body.kind}): the signed promise is invalid`)
       }
@@ -124,8 +118,8 @@ export function verifyBundle(raw: unknown, opts: VerifyOptions = {}): Verdict {
     })
     // Every signature is valid: the places the paths claim must fit their batches (after the
     // signatures, so that an entry whose promise is invalid is named rather than its batch mates).
-    const misplaced = placed.indexOf(false)
-    if (promises !== 'none' && misplaced >= 0) {
+    const misplaced = checks ? checks.placed.indexOf(false) : -1
+    if (misplaced >= 0) {
       fail(`entry #${misplaced} (${parsed[misplaced].kind}): the signed promise is invalid (its path ${b.entries[misplaced].promise.path} does not fit the entries that share its signature)`)
     }
 
