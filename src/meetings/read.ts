@@ -1,5 +1,6 @@
 // Reading meetings: lists, the notice with agenda and candidates, results (only after close),
 // the per-unit list (no names, no choices), disputes, and the street office's monitoring view.
+import { sql } from 'kysely'
 import type { Deps, Actor } from '../core/context.js'
 import type { MeetingState } from '../db/schema.js'
 import { Errors } from '../core/errors.js'
@@ -76,7 +77,11 @@ export async function perUnitList(deps: Deps, actor: Actor, meetingId: string) {
 export async function listDisputes(deps: Deps, actor: Actor, meetingId: string) {
   const m = await requireMeeting(deps.db, actor, meetingId)
   let q = deps.db.selectFrom('disputes as d').innerJoin('frozenHeads as h', (j) => j.onRef('h.meetingId', '=', 'd.meetingId').onRef('h.headKey', '=', 'd.headKey'))
-    .select(['d.id', 'd.text', 'd.status', 'd.resolution', 'd.resolvedAt', 'd.createdAt', 'h.units']).where('d.meetingId', '=', m.id)
+    .select(['d.id', 'd.text', 'd.status', 'd.resolution', 'd.resolvedAt', 'd.createdAt', 'h.units'])
+    // The rooms whose record is disputed (the head's units on the frozen roll): whoever resolves it must know which.
+    .select((eb) => eb.selectFrom('frozenUnits as u').select(sql<string>`string_agg(u.label, '、' order by u.label)`.as('rooms'))
+      .whereRef('u.meetingId', '=', 'd.meetingId').whereRef('u.headKey', '=', 'd.headKey').as('rooms'))
+    .where('d.meetingId', '=', m.id)
   if (actor.principal.role === 'owner') q = q.where('d.raisedBy', '=', actor.principal.userId)
   return q.orderBy('d.createdAt').execute()
 }

@@ -211,8 +211,14 @@ t.test('a co-owner sees the paper ballot of the unit, disputes it; the street of
   t.same(await disputesOf(m.id), [{ headKey: HEAD, raisedBy: coOwner.userId, status: 'open' }])
   const listed = await ta.app.inject({ url: `/api/meetings/${m.id}/disputes`, headers: bearer(co) })
   t.equal(listed.json().length, 1, 'the co-owner sees their dispute')
+  t.equal(listed.json()[0].rooms, '1号楼1单元301', 'naming the room it is about')
 
   const street = await login(ta.app, fx.a.phones.street!)
+  const streetList = await ta.app.inject({ url: `/api/meetings/${m.id}/disputes`, headers: bearer(street) })
+  t.same(streetList.json().map((d: { rooms: string; units: number }) => [d.rooms, d.units]), [['1号楼1单元301', 1]], 'the street office, who resolves it, sees which room')
+  const manage = await ta.app.inject({ url: `/meetings/${m.id}/manage`, headers: { cookie: `gz_token=${street}` } }) // the sign-in token as the page cookie
+  t.equal(manage.statusCode, 200)
+  t.match(manage.body, '涉及 1 套房屋：1号楼1单元301', 'and so does its page')
   const resolved = await ta.app.inject({ method: 'POST', url: `/api/meetings/${m.id}/disputes/${raised.json().id}/resolve`, headers: bearer(street), payload: { decision: 'upheld', resolution: '经核查，该票非共有人所填' } })
   t.equal(resolved.statusCode, 200, resolved.body)
   const b = await db.selectFrom('ballots').select(['version', 'choices']).where('meetingId', '=', m.id).where('headKey', '=', HEAD).executeTakeFirstOrThrow()
