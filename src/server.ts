@@ -1,6 +1,5 @@
 // Reads the config, opens the database, migrates, seeds the demo on an empty embedded database,
-// starts the outbox dispatcher and the background jobs (src/background) and listens. Everything
-// else lives in buildApp.
+// starts the outbox dispatcher and listens. Everything else lives in buildApp.
 // With WEB_CONCURRENCY=n (PostgreSQL only), a primary process migrates once and starts n app
 // processes that share the port (node:cluster): each is a whole app, stateless, and the background
 // jobs are safe with several running (row locks with SKIP LOCKED, advisory locks).
@@ -14,7 +13,9 @@ import { mailTransportFor } from './notifications/mailer.js'
 import { startDispatcher } from './notifications/dispatcher.js'
 import { systemClock } from './core/clock.js'
 import { isEmpty, seedDemo, DEMO_PASSWORD } from './demo/seed.js'
-import { startBackground } from './background/host.js'
+import { startMeetingJobs } from './meetings/jobs.js'
+import { startFlagJobs } from './flags/detect.js'
+import { startIntegrator } from './ledger/integrate.js'
 import { armCrashPoint } from './core/crash.js'
 import { loadSigningKey } from './ledger/keys.js'
 
@@ -100,9 +101,9 @@ async function serve() {
     : null
   const app = await buildApp({ config, db: database.db, dbKind: database.kind, clock: systemClock, kickOutbox: dispatcher ? () => dispatcher.kick() : undefined })
 
-  // Background jobs: in a thread of their own on PostgreSQL (src/background/host.ts).
-  const background = startBackground(app.deps, { inThread: database.kind === 'postgres', log: app.log })
-  await background.ready
+  const jobs = startMeetingJobs(app.deps, 30_000, app.log)
+  const flagJobs = startFlagJobs(app.deps, 60_000, app.log)
+  const integrator = startIntegrator(app.deps, 1000, app.log)
 
   let demo: Awaited<ReturnType<typeof seedDemo>> | null = null
   if (config.demo && database.kind === 'pglite' && await isEmpty(app.deps)) {
@@ -124,7 +125,9 @@ async function serve() {
       if (stopping) return
       stopping = true
       await app.close().catch(() => {})
-      await background.stop().catch(() => {})
+      await jobs.stop().catch(() => {})
+      await flagJobs.stop().catch(() => {})
+      await integrator.stop().catch(() => {})
       await dispatcher?.stop().catch(() => {})
       transport.close?.()
       await database.close().catch(() => {})
