@@ -94,15 +94,25 @@ async function checkPromises(deps: Deps, meetingId: string, pending: Array<{ id:
   if (bad >= 0) throw new ForeignEntryError(Number(pending[bad].id))
 }
 
-export interface IntegrateResult { added: number; treeSize: number; checkpointId: number | null; rootHash: string | null }
+export interface IntegrateResult { added: number; treeSize: number; checkpointId: number | null; rootHash: string | null; /** `limit` entries were positioned and more may wait */ more?: boolean }
 
 /**
- * Inside a transaction: position every entry not yet in the tree and, when anything was added
- * or `checkpoint` is asked for (the minute tick, the close), sign a checkpoint. Throws, positioning
+ * Entries one background transaction positions at most. The work on each (its promise checked, its
+ * leaf hashed into the tree) runs on the event loop that also answers casts, so a second's worth
+ * of casts integrated at once held their answers back (cast p99 90–98 ms, against 60–70 ms with
+ * no integrator); in chunks the answers go out between them.
+ */
+export const INTEGRATE_CHUNK = 256
+
+/**
+ * Inside a transaction: position every entry not yet in the tree (with `limit`, the oldest
+ * `limit` of them) and, when anything was added or `checkpoint` is asked for (the minute tick, the
+ * close), sign a checkpoint, unless `limit` left entries waiting: the chunk that takes the last of
+ * them signs it. Throws, positioning
  * nothing, if any pending entry's signed promise is invalid (ForeignEntryError): the meeting cannot
  * be integrated, and so not closed, until someone has looked into how the row got there.
  */
-export async function integrateInTx(trx: Tx, deps: Deps, meetingId: string, opts: { checkpoint?: boolean; final?: boolean } = {}): Promise<IntegrateResult> {
+export async function integrateInTx(trx: Tx, deps: Deps, meetingId: string, opts: { checkpoint?: boolean; final?: boolean; limit?: number } = {}): Promise<IntegrateResult> {
   // Lock order: the meeting row first, then the ledger lock — as a close or finalize does (it holds
   // the row FOR UPDATE, then integrates). The checkpoint's foreign key needs a KEY SHARE lock on the
   // row; taken only at the insert, after the advisory lock, it deadlocked with a close in flight.
@@ -112,7 +122,8 @@ export async function integrateInTx(trx: Tx, deps: Deps, meetingId: string, opts
   // (the copy: this transaction may roll back), instead of reading every position on each tick.
   const tree = await extend(trx, meetingId, caches.get(deps.db)?.get(meetingId)?.clone() ?? new MerkleTree())
   const pending = await trx.selectFrom('ledgerEntries as e').leftJoin('ledgerPositions as p', 'p.entryId', 'e.id')
-    .select(['e.id', 'e.leafHash', 'e.compoundId', 'e.canonical', 'e.promiseSig', 'e.promisePath', 'e.createdAt']).where('e.meetingId', '=', meetingId).where('p.entryId', 'is', null).orderBy('e.id').execute()
+    .select(['e.id', 'e.leafHash', 'e.compoundId', 'e.canonical', 'e.promiseSig', 'e.promisePath', 'e.createdAt']).where('e.meetingId', '=', meetingId).where('p.entryId', 'is', null).orderBy('e.id')
+    .$if(opts.limit !== undefined, (q) => q.limit(opts.limit!)).execute()
   if (pending.length === 0 && !opts.checkpoint && !opts.final) return { added: 0, treeSize: tree.size, checkpointId: null, rootHash: null }
   await checkPromises(deps, meetingId, pending)
   // The tree must still be the one the last checkpoint signed: never sign a history that forks it.
@@ -126,6 +137,7 @@ export async function integrateInTx(trx: Tx, deps: Deps, meetingId: string, opts
   for (let i = 0; i < rows.length; i += 1000) await trx.insertInto('ledgerPositions').values(rows.slice(i, i + 1000)).execute()
   for (const e of pending) tree.appendHex(e.leafHash)
   if (rows.length) crashPoint('integrate.positioned', meetingId)
+  if (opts.limit !== undefined && pending.length === opts.limit && !opts.final) return { added: pending.length, treeSize: tree.size, checkpointId: null, rootHash: null, more: true }
   compoundId ??= meeting.compoundId
   const signedAt = deps.clock.now()
   const root = tree.root().toString('hex')
@@ -135,12 +147,17 @@ export async function integrateInTx(trx: Tx, deps: Deps, meetingId: string, opts
   return { added: pending.length, treeSize: tree.size, checkpointId: cp ? Number(cp.id) : null, rootHash: root }
 }
 
-export async function integrate(deps: Deps, meetingId: string, opts: { checkpoint?: boolean; final?: boolean } = {}): Promise<IntegrateResult> {
-  const result = await deps.db.transaction().execute((trx) => integrateInTx(trx, deps, meetingId, opts))
-  // Committed: bring the cached tree up to date (the new positions only, after the first time), so
-  // the next tick and the next proof start from it. A failure here costs only a later reload.
-  if (result.added > 0) await treeOf(deps.db, meetingId).catch(() => {})
-  return result
+/** Position everything waiting, INTEGRATE_CHUNK entries per transaction (`chunk`), and sign a checkpoint at the end. */
+export async function integrate(deps: Deps, meetingId: string, opts: { checkpoint?: boolean; final?: boolean; chunk?: number } = {}): Promise<IntegrateResult> {
+  let added = 0
+  for (;;) {
+    const result = await deps.db.transaction().execute((trx) => integrateInTx(trx, deps, meetingId, { checkpoint: opts.checkpoint, final: opts.final, limit: opts.final ? undefined : opts.chunk ?? INTEGRATE_CHUNK }))
+    added += result.added
+    // Committed: bring the cached tree up to date (the new positions only, after the first time), so
+    // the next chunk, tick and proof start from it. A failure here costs only a later reload.
+    if (result.added > 0) await treeOf(deps.db, meetingId).catch(() => {})
+    if (!result.more) return { ...result, added }
+  }
 }
 
 /**

@@ -57,6 +57,22 @@ t.test('honest entries are integrated and checkpointed', async (t) => {
   t.ok(r.checkpointId, 'a checkpoint was signed')
 })
 
+t.test('in chunks: every entry positioned, in id order, and one checkpoint at the end', async (t) => {
+  const m = await makeMeeting(ta, fx, { state: 'open', votes: votes() })
+  const waiting = await unpositioned(m.id)
+  t.ok(waiting.length >= 3, `${waiting.length} entries wait (three chunks of 1 or more)`)
+  const checkpoints = await count('ledgerCheckpoints', m.id)
+  clock.advance(1000)
+  const r = await integrate(deps, m.id, { checkpoint: true, chunk: 1 })
+  t.equal(r.added, waiting.length, 'all of them added')
+  t.same(await unpositioned(m.id), [], 'none left')
+  const positions = await db.selectFrom('ledgerPositions').select(['entryId', 'leafIndex']).where('meetingId', '=', m.id).orderBy('leafIndex').execute()
+  t.same(positions.map((p) => Number(p.entryId)), [...positions.map((p) => Number(p.entryId))].sort((a, b) => a - b), 'positions follow entry ids')
+  t.equal(await count('ledgerCheckpoints', m.id), checkpoints + 1, 'one checkpoint signed, by the last chunk')
+  t.equal(r.treeSize, positions.length, 'over the whole tree')
+  t.ok(r.checkpointId && r.rootHash)
+})
+
 t.test('a row inserted around the application stops integration, naming it, with nothing positioned', async (t) => {
   const m = await makeMeeting(ta, fx, { state: 'open', votes: votes() })
   clock.advance(1000)
