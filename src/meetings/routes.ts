@@ -41,7 +41,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/api/meetings/:meetingId/open', { ...auth, schema: { tags, summary: '开始投票：冻结名册并公布名册指纹', params: IdParams('meetingId'), response: { 200: Obj({ id: Id, rollFingerprint: Type.String(), totalAreaCenti: Type.Integer(), totalHeads: Type.Integer() }), ...errors(400, 401, 403, 404, 409) } } },
     async (req) => meetings.openVoting(deps, actorOf(req), req.params.meetingId))
 
-  app.post('/api/meetings/:meetingId/close', { ...auth, schema: { tags, summary: '截止投票并计算初步结果', params: IdParams('meetingId'), response: { 200: Obj({ id: Id, state: StateSchema, challengeEndsAt: Type.Unsafe<Date>({ type: 'string', format: 'date-time' }) }), ...errors(400, 401, 403, 404, 409) } } },
+  app.post('/api/meetings/:meetingId/close', { ...auth, schema: { tags, summary: '截止投票并计算初步结果（截止时间到后；之前一律拒绝，409）', params: IdParams('meetingId'), response: { 200: Obj({ id: Id, state: StateSchema, challengeEndsAt: Type.Unsafe<Date>({ type: 'string', format: 'date-time' }) }), ...errors(400, 401, 403, 404, 409) } } },
     async (req) => meetings.closeVoting(deps, actorOf(req), req.params.meetingId))
 
   app.get('/api/meetings/:meetingId/turnout', { ...auth, schema: { tags, summary: '实时参与情况（面积、人数对照法定比例；不含任何选项票数）', params: IdParams('meetingId'), response: { 200: Turnout, ...errors(400, 401, 403, 404) } } },

@@ -5,6 +5,7 @@ import type { Deps, Actor } from '../core/context.js'
 import type { Tx } from '../db/database.js'
 import type { MeetingState } from '../db/schema.js'
 import { Errors, withDenial } from '../core/errors.js'
+import { formatDateTimeZh } from '../core/format.js'
 import { requireCompound } from '../registry/service.js'
 import { rollEntries } from '../registry/queries.js'
 import { settingsOf } from '../registry/settings.js'
@@ -242,6 +243,11 @@ export async function closeVoting(deps: Deps, actor: Actor | null, meetingId: st
     const m = actor ? await requireMeeting(trx, actor, meetingId, true)
       : await trx.selectFrom('meetings').selectAll().where('id', '=', meetingId).forUpdate().executeTakeFirstOrThrow()
     requireState(m.state, ['open'], '会议不在投票中')
+    // Hard close times (DOMAIN §9): voting ends at the time in the notice, never earlier. An owner
+    // who meant to vote on the last day must still be able to; a vote that has to stop is annulled
+    // by the street office, with a reason. A close after the time only does at once what the
+    // close-time job (jobs.ts) would do on its next tick.
+    if (deps.clock.now() < m.closesAt) throw new Errors.INVALID_STATE(`投票截止时间（${formatDateTimeZh(m.closesAt)}）未到，不能提前截止投票：截止时间一到，系统自动截止并计算初步结果`)
     return closeLocked(trx, deps, actor, m)
   }).then((out) => { crashPoint('close.committed', meetingId); return out })
 }

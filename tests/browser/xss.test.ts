@@ -235,6 +235,7 @@ if (chromiumMissing()) {
     const paper = prelimBatch.ballots.find((b) => b.unitId === unitId)!
     await ballots.enterPaperBallot(deps, committee, mPrelim.id, { unitId, serial: paper.serial, code: paper.code, collector: F.collector, receivedAt: new Date(T0), choices: { [mPrelim.item]: choice, [mPrelim.election]: { approve: [] } } })
   }
+  clock.set(new Date(T0 + 7 * DAY)) // its close time (opens_at + 8 days): voting never ends earlier
   await meetings.closeVoting(deps, committee, mPrelim.id)
   const d1 = await meetings.raiseDispute(deps, owner, mPrelim.id, F.disputeText)
   await meetings.resolveDispute(deps, street, mPrelim.id, d1.id, { decision: 'rejected', resolution: F.resolution })
@@ -249,6 +250,7 @@ if (chromiumMissing()) {
   const auditId = audit.id
   await recordCallback(deps, street, auditId, { unitId: audit.sample[0].unitId, outcome: 'confirmed', note: F.callbackNote })
 
+  clock.set(new Date(T0))
   await meetings.annulMeeting(deps, street, mAnnul.id, F.annulReason)
 
   // ---- Sessions and the page list ------------------------------------------------------------------

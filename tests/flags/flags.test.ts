@@ -148,6 +148,7 @@ let m3: MadeMeeting
 t.test('attempts after close are recorded and flagged; the final result waits for the decision', async (t) => {
   m3 = await makeMeeting(ta, fx, { state: 'open', items: ITEMS, title: '截止后投票' })
   await online(m3, X[8], ['yes', 'yes'], '10.2.2.2')
+  ta.clock.set(m3.closesAt) // voting ends at its close time, not before
   await meetings.closeVoting(deps, m3.committee, m3.id)
   const late = await api(ownerTok, 'POST', `/api/meetings/${m3.id}/ballot`, { choices: m3.choices(['no', 'no']) })
   t.equal(late.status, 409)
@@ -211,6 +212,7 @@ t.test('a collector far more uniform than the rest; upheld: the ballots are inva
   for (let i = 0; i < 10; i++) await paper(m4, X[10 + i], mix[i], '乙收票人')
   await detectMeeting(deps, m4.id)
   t.same((await flagsOf(m4.id)).filter((f) => f.kind === 'uniform_collector'), [], 'not while voting is open (it looks at choices)')
+  ta.clock.set(m4.closesAt)
   await meetings.closeVoting(deps, m4.committee, m4.id)
   await detectMeeting(deps, m4.id)
   const flags = await flagsOf(m4.id)

@@ -8,8 +8,8 @@
 //
 // Time: the test clock is wound BACK for the steps that need the notice period to have run, and
 // set again to the instant of the call before returning, so the clock is never moved forward: a
-// meeting in state 'open' has opened at "now" and closes 7 days later; 'preliminary' was closed
-// "now" (the challenge window is still running); 'final' was opened 21 days and closed 14 days ago.
+// meeting in state 'open' has opened at "now" and closes 7 days later; 'preliminary' opened 7
+// days ago and closed at its close time "now" (the challenge window is still running); 'final' was opened 21 days and closed 14 days ago.
 // Owner names are given without the side's prefix ('张三' means 'A张三' on side A).
 import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
@@ -121,11 +121,14 @@ export async function makeMeeting(ta: TestApp, fx: Fixture, opts: MakeMeetingOpt
 
   const T0 = clock.now()
   // When each step happens, relative to the call (see the header).
+  // Voting is closed at its close time (never earlier: hard close times), so closeAt = closesAt.
   const plan = opts.state === 'final'
-    ? { create: T0.getTime() - 40 * DAY, opensAt: T0.getTime() - 21 * DAY, openAt: T0.getTime() - 21 * DAY + 3600_000, closesAt: T0.getTime() - 14 * DAY, closeAt: T0.getTime() - 14 * DAY - 3600_000 }
-    : opts.state === 'open' || opts.state === 'preliminary'
-      ? { create: T0.getTime() - 20 * DAY, opensAt: T0.getTime() - DAY, openAt: T0.getTime(), closesAt: T0.getTime() + 7 * DAY, closeAt: T0.getTime() }
-      : { create: T0.getTime(), opensAt: T0.getTime() + 20 * DAY, openAt: 0, closesAt: T0.getTime() + 27 * DAY, closeAt: 0 }
+    ? { create: T0.getTime() - 40 * DAY, opensAt: T0.getTime() - 21 * DAY, openAt: T0.getTime() - 21 * DAY + 3600_000, closesAt: T0.getTime() - 14 * DAY, closeAt: T0.getTime() - 14 * DAY }
+    : opts.state === 'open'
+      ? { create: T0.getTime() - 20 * DAY, opensAt: T0.getTime() - DAY, openAt: T0.getTime(), closesAt: T0.getTime() + 7 * DAY, closeAt: 0 }
+      : opts.state === 'preliminary'
+        ? { create: T0.getTime() - 27 * DAY, opensAt: T0.getTime() - 8 * DAY, openAt: T0.getTime() - 7 * DAY, closesAt: T0.getTime(), closeAt: T0.getTime() }
+        : { create: T0.getTime(), opensAt: T0.getTime() + 20 * DAY, openAt: 0, closesAt: T0.getTime() + 27 * DAY, closeAt: 0 }
 
   const made: MadeMeeting = {
     id: '', compoundId: side.compoundId, tag, side, state: opts.state, opensAt: new Date(plan.opensAt), closesAt: new Date(plan.closesAt), items: [], committee, street, ownerIds,

@@ -44,7 +44,7 @@ t.test('an honest bundle verifies', async (t) => {
   const res = await ta.app.inject({ method: 'POST', url: `/api/meetings/${m.id}/ballot`, headers: bearer(owner), payload: { choices: m.choices(['no', 'no', { approve: ['赵六'] }]) } })
   t.equal(res.statusCode, 201)
   t.match(res.json().receipt.receiptCode, /^[0-9A-Z]{5}-[0-9A-Z]{5}$/)
-  clock.advance(60_000)
+  clock.set(m.closesAt) // voting ends at its close time, not before
   await meetings.closeVoting(ta.app.deps, m.committee, m.id)
   const street = await login(ta.app, fx.a.phones.street!)
   const exported = await ta.app.inject({ url: `/api/meetings/${m.id}/audit-bundle`, headers: bearer(street) })
@@ -238,7 +238,7 @@ t.test('batch promises: --promises accepts an honest bundle and rejects an alter
     ballots.castElectronic(ta.app.deps, qian, m.id, m.choices(['no', 'no', { approve: [] }])),
     ballots.castElectronic(ta.app.deps, zhao, m.id, m.choices(['yes', 'yes', { approve: ['钱七'] }])),
   ])
-  clock.advance(60_000)
+  clock.set(m.closesAt) // voting ends at its close time, not before
   await meetings.closeVoting(ta.app.deps, m.committee, m.id)
   const street = await login(ta.app, fx.a.phones.street!)
   const exported = await ta.app.inject({ url: `/api/meetings/${m.id}/audit-bundle`, headers: bearer(street) })

@@ -95,6 +95,13 @@ t.test('open, then ballots on every channel', async (t) => {
 })
 
 t.test('close, dispute, final, PDF', async (t) => {
+  // Hard close time: not even the convener can end voting before the time in the notice.
+  const early = await api(committee, 'POST', `/api/meetings/${meetingId}/close`)
+  t.equal(early.status, 409, 'closing before the close time is refused')
+  t.match(early.body.message, '未到，不能提前截止投票')
+  t.equal((await db.selectFrom('meetings').select('state').where('id', '=', meetingId).executeTakeFirstOrThrow()).state, 'open', 'and the meeting is still open')
+  t.equal((await db.selectFrom('ledgerEntries').select('id').where('meetingId', '=', meetingId).where('kind', '=', 'voting_closed').execute()).length, 0, 'with no close in the ledger')
+  clock.set(closesAt)
   const closed = await api(committee, 'POST', `/api/meetings/${meetingId}/close`)
   t.equal(closed.status, 200, JSON.stringify(closed.body))
   const res = await api(owner, 'GET', `/api/meetings/${meetingId}/results`)

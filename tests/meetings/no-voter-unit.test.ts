@@ -48,7 +48,7 @@ const HEAD = `unit:${unitId}`
 const oneItem = [{ kind: 'resolution' as const, topic: 'management_rules' as const, title: '修订管理规约' }]
 
 async function closeAndResult(m: MadeMeeting): Promise<MeetingResult> {
-  clock.advance(60_000)
+  clock.set(m.closesAt) // voting ends at its close time, not before
   await meetings.closeVoting(deps, m.committee, m.id)
   return (await db.selectFrom('results').select('data').where('meetingId', '=', m.id).where('kind', '=', 'preliminary').executeTakeFirstOrThrow()).data as MeetingResult
 }

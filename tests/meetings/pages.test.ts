@@ -316,6 +316,16 @@ t.test('paper ballot and proxy registration on the manage page; the agent votes'
 })
 
 t.test('close, results, units, PDF, dispute, resolve, final', async (t) => {
+  // Before the close time the page offers no way to end voting, and a crafted request is refused.
+  const before = await get(committee, manage())
+  t.match(before.body, '任何人都不能提前截止')
+  t.notMatch(before.body, `action="/meetings/${meetingId}/close"`, 'no close form before the close time')
+  const early = await post(committee, manage(), `/meetings/${meetingId}/close`, { confirm: 'yes' })
+  t.equal(early.statusCode, 409, early.body.slice(0, 300))
+  t.match(early.body, '未到，不能提前截止投票')
+  t.equal(await state(), 'open', 'still open')
+  clock.set(new Date('2026-12-20T10:00:00Z')) // the close time
+  t.match((await get(committee, manage())).body, `action="/meetings/${meetingId}/close"`, 'at the close time the form is there')
   const closed = await post(committee, manage(), `/meetings/${meetingId}/close`, { confirm: 'yes' })
   t.equal(closed.statusCode, 303, closed.body.slice(0, 300))
   t.equal(await state(), 'preliminary')

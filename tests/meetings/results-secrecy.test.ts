@@ -279,6 +279,7 @@ t.test("the owner's my-ballot shows the owner's own ballot, and no one else's", 
 
 t.test('control: after close the same detectors find the counts', async (t) => {
   const canaries = await canariesOf(open)
+  ta.clock.set(open.closesAt) // voting ends at its close time, not before
   const closed = await app.inject({ method: 'POST', url: `/api/meetings/${open.id}/close`, headers: bearer(sessions.committee.token!) })
   t.equal(closed.statusCode, 200, closed.body)
   const route = meetingRoutes.find((r) => r.key === 'GET /api/meetings/:meetingId/results')!

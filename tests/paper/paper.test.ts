@@ -322,6 +322,7 @@ t.test('the 纸质表决票 page: linked from the manage page; issue, print, ent
 })
 
 t.test('after close: no issuing; spoiled returns can still be recorded', async (t) => {
+  clock.set(m.closesAt) // voting ends at its close time, not before
   await meetings.closeVoting(ta.app.deps, m.committee, m.id)
   const res = await api(tok.committee, 'POST', `/api/meetings/${m.id}/paper-batches`, { label: '晚了', unitIds: 'all' })
   t.equal(res.status, 409)

@@ -61,7 +61,7 @@ for (let i = 0; i < N; i++) {
   ta.clock.advance(60_000)
   await vote(m, extra[i], i < YES ? 'yes' : 'no', PAPER(i) ? 'paper' : 'electronic')
 }
-ta.clock.advance(60_000)
+ta.clock.set(m.closesAt) // voting ends at its close time, not before
 const preAudit = await api(street, 'POST', `/api/meetings/${m.id}/audits`, { seed: '3-5-1-6-2-4' })
 await meetings.closeVoting(ta.app.deps, m.committee, m.id)
 const prelim = async () => (await db.selectFrom('results').select('data').where('meetingId', '=', m.id).where('kind', '=', 'preliminary').executeTakeFirstOrThrow()).data as MeetingResult
@@ -216,7 +216,7 @@ t.test('the same seed on the same frame draws the same sample in another meeting
     ta.clock.advance(60_000)
     await vote(m2, extra[i], i < YES ? 'yes' : 'no', PAPER(i) ? 'paper' : 'electronic')
   }
-  ta.clock.advance(60_000)
+  ta.clock.set(m2.closesAt)
   await meetings.closeVoting(ta.app.deps, await actorFor(ta, fx.a.users.committee!), m2.id)
   const a2 = await api(street, 'POST', `/api/meetings/${m2.id}/audits`, { seed: '3-5-1-6-2-4' })
   t.equal(a2.status, 201)
@@ -231,7 +231,7 @@ t.test('the final result waits until every sampled unit has a recorded call-back
     ta.clock.advance(60_000)
     await vote(m3, extra[i], i < YES ? 'yes' : 'no', PAPER(i) ? 'paper' : 'electronic')
   }
-  ta.clock.advance(60_000)
+  ta.clock.set(m3.closesAt)
   await meetings.closeVoting(ta.app.deps, await actorFor(ta, fx.a.users.committee!), m3.id)
   const a3 = await api(street, 'POST', `/api/meetings/${m3.id}/audits`, { seed: '6-6-1-2' })
   t.equal(a3.status, 201)
