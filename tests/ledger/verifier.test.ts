@@ -197,6 +197,19 @@ t.test('a forged or altered checkpoint is caught', async (t) => {
   t.match(v2.problem, /signature is invalid/)
 })
 
+t.test('a vote closed before its close time is caught', async (t) => {
+  // The notice's close time an hour after the recorded close: the owners who meant to vote in that hour could not.
+  const b = copy()
+  const i = b.entries.findIndex((e: any) => JSON.parse(e.canonical).kind === 'voting_closed')
+  const at = JSON.parse(b.entries[i].canonical).at
+  b.meeting.closesAt = new Date(Date.parse(at) + 3600_000).toISOString()
+  const v = verifyBundle(b)
+  t.notOk(v.ok)
+  t.equal(v.problem, `entry #${i} (voting_closed): voting closed at ${at}, before its close time ${b.meeting.closesAt}`)
+  const ok = copy()
+  t.equal(JSON.parse(ok.entries[i].canonical).at >= ok.meeting.closesAt, true, 'the honest bundle closed at or after its close time')
+})
+
 t.test('npm run verify prints the verdict and exits accordingly', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gz-verify-'))
   const good = join(dir, 'good.json')
