@@ -144,6 +144,21 @@ t.test('a proxy agent over the cap; paper and online for one owner', async (t) =
   t.equal(flags.length, 2, 'nothing else')
 })
 
+t.test('a co-ownership that ended on the day the roll was frozen does not make one household', async (t) => {
+  const m = await makeMeeting(ta, fx, { state: 'open', items: ITEMS, title: '冻结日结束的共有', settings: { ipUnitThreshold: 1, burstCount: 100, burstSeconds: 1 } })
+  const frozenAt = (await db.selectFrom('meetings').select('frozenAt').where('id', '=', m.id).executeTakeFirstOrThrow()).frozenAt!
+  const day = chinaDate(frozenAt)
+  // 住户17 co-owned 住户16's flat until the freeze date: the roll (valid_from ≤ day < valid_to) no longer counts it.
+  const u = await db.selectFrom('ownerships').select('unitId').where('ownerId', '=', m.ownerIds.get(X[15])!).executeTakeFirstOrThrow()
+  await db.insertInto('ownerships').values({ compoundId: fx.a.compoundId, unitId: u.unitId, ownerId: m.ownerIds.get(X[16])!, isVoter: false, validFrom: '2020-01-01', validTo: day }).execute()
+  const ip = '10.7.7.7'
+  await online(m, X[15], ['yes', 'yes'], ip)
+  await online(m, X[16], ['yes', 'yes'], ip)
+  t.equal(await detectMeeting(deps, m.id), 1, 'one flag')
+  const shared = (await flagsOf(m.id)).find((f) => f.kind === 'shared_origin')
+  t.match(shared?.detail, { voters: 2, independentVoters: 2, threshold: 1 }, 'two households from one address: over the threshold of 1')
+})
+
 let m3: MadeMeeting
 t.test('attempts after close are recorded and flagged; the final result waits for the decision', async (t) => {
   m3 = await makeMeeting(ta, fx, { state: 'open', items: ITEMS, title: '截止后投票' })
