@@ -5,7 +5,7 @@ import { sql } from 'kysely'
 import { verify, type KeyObject } from 'node:crypto'
 import type { Deps } from '../core/context.js'
 import type { Db, Tx } from '../db/database.js'
-import { MerkleTree, leafHashOfText } from './merkle.js'
+import { MerkleTree, leafHashOfText, promisePathPlace } from './merkle.js'
 import { checkpointText, signText } from './keys.js'
 import { promiseChecks } from './signatures.js'
 import { crashPoint } from '../core/crash.js'
@@ -105,6 +105,27 @@ export interface IntegrateResult { added: number; treeSize: number; checkpointId
 export const INTEGRATE_CHUNK = 256
 
 /**
+ * The entries of a batch share one promise signature and are checked together (promiseChecks: each
+ * claims its place in a batch of `size`, and all `size` must be there), so a chunk cut by its limit
+ * is completed with the other members of any batch it cut. Members written together commit
+ * together, so they are all there to fetch; an entry whose batch cannot be completed was not
+ * written by this service and fails the check as it would without chunks.
+ */
+async function missingBatchMembers<E extends { id: number | string; promiseSig: string; promisePath: string | null }>(chunk: E[], fetch: (sigs: string[], ids: Array<number | string>) => Promise<E[]>): Promise<E[]> {
+  const members = new Map<string, { have: number; size: number }>()
+  for (const e of chunk) {
+    if (e.promisePath === null) continue
+    const place = promisePathPlace(e.promisePath)
+    if (!place) continue
+    const m = members.get(e.promiseSig) ?? { have: 0, size: place.size }
+    m.have++
+    members.set(e.promiseSig, m)
+  }
+  const cut = [...members].filter(([, m]) => m.have < m.size).map(([sig]) => sig)
+  return cut.length ? fetch(cut, chunk.map((e) => e.id)) : []
+}
+
+/**
  * Inside a transaction: position every entry not yet in the tree (with `limit`, the oldest
  * `limit` of them) and, when anything was added or `checkpoint` is asked for (the minute tick, the
  * close), sign a checkpoint, unless `limit` left entries waiting: the chunk that takes the last of
@@ -121,9 +142,11 @@ export async function integrateInTx(trx: Tx, deps: Deps, meetingId: string, opts
   // A copy of the committed tree cached for this database, extended as this transaction sees it
   // (the copy: this transaction may roll back), instead of reading every position on each tick.
   const tree = await extend(trx, meetingId, caches.get(deps.db)?.get(meetingId)?.clone() ?? new MerkleTree())
-  const pending = await trx.selectFrom('ledgerEntries as e').leftJoin('ledgerPositions as p', 'p.entryId', 'e.id')
-    .select(['e.id', 'e.leafHash', 'e.compoundId', 'e.canonical', 'e.promiseSig', 'e.promisePath', 'e.createdAt']).where('e.meetingId', '=', meetingId).where('p.entryId', 'is', null).orderBy('e.id')
-    .$if(opts.limit !== undefined, (q) => q.limit(opts.limit!)).execute()
+  const unpositioned = () => trx.selectFrom('ledgerEntries as e').leftJoin('ledgerPositions as p', 'p.entryId', 'e.id')
+    .select(['e.id', 'e.leafHash', 'e.compoundId', 'e.canonical', 'e.promiseSig', 'e.promisePath', 'e.createdAt']).where('e.meetingId', '=', meetingId).where('p.entryId', 'is', null)
+  let pending = await unpositioned().orderBy('e.id').$if(opts.limit !== undefined, (q) => q.limit(opts.limit!)).execute()
+  const more = opts.limit !== undefined && pending.length === opts.limit && !opts.final
+  if (more) pending = [...pending, ...await missingBatchMembers(pending, (sigs, ids) => unpositioned().where('e.promiseSig', 'in', sigs).where('e.id', 'not in', ids.map(Number)).orderBy('e.id').execute())]
   if (pending.length === 0 && !opts.checkpoint && !opts.final) return { added: 0, treeSize: tree.size, checkpointId: null, rootHash: null }
   await checkPromises(deps, meetingId, pending)
   // The tree must still be the one the last checkpoint signed: never sign a history that forks it.
@@ -137,7 +160,7 @@ export async function integrateInTx(trx: Tx, deps: Deps, meetingId: string, opts
   for (let i = 0; i < rows.length; i += 1000) await trx.insertInto('ledgerPositions').values(rows.slice(i, i + 1000)).execute()
   for (const e of pending) tree.appendHex(e.leafHash)
   if (rows.length) crashPoint('integrate.positioned', meetingId)
-  if (opts.limit !== undefined && pending.length === opts.limit && !opts.final) return { added: pending.length, treeSize: tree.size, checkpointId: null, rootHash: null, more: true }
+  if (more) return { added: pending.length, treeSize: tree.size, checkpointId: null, rootHash: null, more: true }
   compoundId ??= meeting.compoundId
   const signedAt = deps.clock.now()
   const root = tree.root().toString('hex')

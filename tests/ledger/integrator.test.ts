@@ -181,3 +181,17 @@ t.test('a row copying a batch entry\'s signature and path, or claiming another p
   const forged = await insertAround(m, undefined, () => rows[0].promisePath!)
   await t.rejects(integrate(deps, m.id), { message: `ledger entry ${forged} was not written by this service: its promise signature is invalid` }, 'pending honest batch and a copied path')
 })
+
+t.test('a chunk that cuts a batch takes the batch\'s other members too', async (t) => {
+  const { m, rows } = await batchMeeting()
+  t.equal(new Set(rows.map((r) => r.promiseSig)).size, 1, 'the two casts share one promise: a batch of 2')
+  t.ok(rows.every((r) => r.promisePath), 'each with its path')
+  // Pending in id order: the frozen roll, then the batch. A chunk of 2 takes the roll and one member.
+  const waiting = await unpositioned(m.id)
+  t.equal(waiting.length, 3)
+  clock.advance(1000)
+  const r = await integrate(deps, m.id, { checkpoint: true, chunk: 2 })
+  t.equal(r.added, 3, 'all three positioned, none refused as foreign')
+  t.same(await unpositioned(m.id), [])
+  t.ok(r.checkpointId, 'and the checkpoint signed')
+})
