@@ -395,6 +395,9 @@ function sampleWaits(url: string) {
   return { stop: async () => { stopped = true; await done; return counts } }
 }
 
+/** Lines the server logged at level error or fatal: any makes the run fail (a benchmark of a failing server measures nothing). */
+let serverErrors = 0
+
 function startServer(env: Record<string, string>, cpuProfDir: string | null): ChildProcess {
   const args = ['--import', 'tsx', ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []), 'src/server.ts']
   const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -404,7 +407,12 @@ function startServer(env: Record<string, string>, cpuProfDir: string | null): Ch
     stream.on('data', (d: string) => {
       buf += d
       let i
-      while ((i = buf.indexOf('\n')) >= 0) { console.log(`  [server] ${buf.slice(0, i)}`); buf = buf.slice(i + 1) }
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i)
+        if (/"level":(50|60)\b/.test(line)) serverErrors++
+        console.log(`  [server] ${line}`)
+        buf = buf.slice(i + 1)
+      }
     })
   }
   echo(child.stdout!)
@@ -565,6 +573,11 @@ async function main() {
     const versions = Number((await db.selectFrom('ballotVersions').select((eb) => eb.fn.countAll<number>().as('n')).where('meetingId', '=', s.meetingId).executeTakeFirstOrThrow()).n)
     const mails = (await mailCount()) - mailsBefore
 
+    // The integrator kept up: entries positioned and checkpoints signed while the load ran.
+    const ledgerCount = async (table: 'ledgerEntries' | 'ledgerPositions' | 'ledgerCheckpoints') =>
+      Number((await db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).where('meetingId', '=', s.meetingId).executeTakeFirstOrThrow()).n)
+    const [ledgerEntries, ledgerPositioned, ledgerCheckpoints] = [await ledgerCount('ledgerEntries'), await ledgerCount('ledgerPositions'), await ledgerCount('ledgerCheckpoints')]
+
     // Tally: close through the service (it computes the preliminary result), then time computeResult alone.
     clock.setOffset(30 * DAY + 60_000) // the close time has come (voting never ends earlier)
     const c0 = performance.now()
@@ -602,6 +615,8 @@ async function main() {
     row('load average before / after', `${loadBefore.split(' ')[0]} / ${loadAfter.split(' ')[0]}`, os.cpus().length + ' cores')
     row(`server RSS, ${serverPids.length} process${serverPids.length > 1 ? 'es' : ''} (MB)`, `${Math.round(rssBefore)} / ${Math.round(rssMax)}`)
     row('ballots in db / versions / mails', `${counted} / ${versions} / ${mails}`)
+    row('ledger: positioned during the load', `${ledgerPositioned} of ${ledgerEntries}`, `${ledgerCheckpoints} checkpoints`)
+    row('server errors logged', serverErrors)
     row('close voting incl. result (ms)', Math.round(closeMs))
     row('tally first run (ms)', Math.round(tallyFirst), `target < ${TARGET.tallyMs}: ${tallyFirst < TARGET.tallyMs ? 'met' : 'NOT met'}`)
     row('tally best of 3 (ms)', Math.round(tallyBest))
@@ -614,11 +629,12 @@ async function main() {
     }
     if (firstErrors.length) console.log(`  first errors:\n    ${firstErrors.join('\n    ')}`)
     if (cpuProfDir) console.log(`  CPU profile of the server: ${cpuProfDir}`)
-    if (non201 || counted !== s.voters.length || versions !== s.voters.length || mails !== s.voters.length || tallied !== s.voters.length) process.exitCode = 1
+    if (non201 || serverErrors || counted !== s.voters.length || versions !== s.voters.length || mails !== s.voters.length || tallied !== s.voters.length) process.exitCode = 1
     console.log(JSON.stringify({
       bench: 'cast', ballots_per_s: round(ballotsPerS), raw_commits_per_s: round(raw.commitsPerS), ratio: round(ratio, 2),
       p50_ms: round(p50, 1), p99_ms: round(p99, 1), tally_ms: Math.round(tallyFirst), rss_mb: Math.round(rssMax),
       tally_best_ms: Math.round(tallyBest), server_cpu_ms_per_ballot: round(serverCpuMs / ok, 3), pg_cpu_ms_per_ballot: round(pgCpuMs / ok, 3), non_201: non201, voters: s.voters.length, warmup_ballots: s.warmup ? Math.min(WARMUP, s.voters.length) : 0, concurrency: CONCURRENCY, signed_in: signedIn, app_processes: WORKERS,
+      server_errors: serverErrors, ledger_positioned_during_load: ledgerPositioned, ledger_entries: ledgerEntries,
     }))
   } finally {
     process.off('SIGINT', onSignal)

@@ -296,6 +296,9 @@ async function seed(app: FastifyInstance, clock: ReturnType<typeof benchClock>):
   return { streetPhone, meetings, owners, units: unitsTotal, ballots: toVote.length, seedMs: performance.now() - t0 }
 }
 
+/** Lines the server logged at level error or fatal: any makes the run fail (a benchmark of a failing server measures nothing). */
+let serverErrors = 0
+
 function startServer(env: Record<string, string>, cpuProfDir: string | null, root = ROOT): ChildProcess {
   const args = ['--import', 'tsx', ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []), 'src/server.ts']
   const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -305,7 +308,12 @@ function startServer(env: Record<string, string>, cpuProfDir: string | null, roo
     stream.on('data', (d: string) => {
       buf += d
       let i
-      while ((i = buf.indexOf('\n')) >= 0) { console.log(`  [server] ${buf.slice(0, i)}`); buf = buf.slice(i + 1) }
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i)
+        if (/"level":(50|60)\b/.test(line)) serverErrors++
+        console.log(`  [server] ${line}`)
+        buf = buf.slice(i + 1)
+      }
     })
   }
   echo(child.stdout!)
@@ -566,14 +574,15 @@ async function main() {
       if (m.prof) summariseProfile(m.prof)
       else if (cpuProfDir) console.log('  (no CPU profile written)')
     }
-    if (runs.some((m) => m.ballot.wrong || m.monitor.wrong)) process.exitCode = 1
+    console.log(`  server errors logged: ${serverErrors}`)
+    if (serverErrors || runs.some((m) => m.ballot.wrong || m.monitor.wrong)) process.exitCode = 1
     // The figures of this tree's (last) run.
     const { ballot, monitor, ballotCpu, ballotQueries, monitorQueries, rssMax } = runs[runs.length - 1]
     console.log(JSON.stringify({
       bench: 'pages', ballot_page_rps: round(ballot.rps), ballot_page_p99_ms: round(ballot.p99, 1), monitor_p99_ms: round(monitor.p99, 1), rss_mb: Math.round(rssMax),
       ballot_page_p50_ms: round(ballot.p50, 1), monitor_p50_ms: round(monitor.p50, 1), monitor_rps: round(monitor.rps),
       ballot_page_cpu_ms: round(ballotCpu / ballot.latencies.length, 3), ballot_page_db_xacts: round(ballotQueries, 1), monitor_db_xacts: round(monitorQueries, 1),
-      errors: ballot.wrong + monitor.wrong, sessions: sessions!.length, signed_in: signedIn, compounds: COMPOUNDS, units: s.units, connections: CONNECTIONS, seconds: SECONDS,
+      errors: ballot.wrong + monitor.wrong, server_errors: serverErrors, sessions: sessions!.length, signed_in: signedIn, compounds: COMPOUNDS, units: s.units, connections: CONNECTIONS, seconds: SECONDS,
     }))
   } finally {
     process.off('SIGINT', onSignal)
