@@ -74,7 +74,7 @@ function makeBundle() {
     counted.set(head, c)
     push({ kind: 'ballot_cast', headKey: head, version, channel: 'electronic', choices: c })
   }
-  t += 1000
+  t = Math.max(t + 1000, closesAt.getTime()) // voting closes at its close time, never earlier (the verifier checks)
   push({ kind: 'voting_closed' })
   const heads = new Map<string, Head>(units.map((u) => [u.headKey, { key: u.headKey, areaCenti: u.areaCenti }]))
   const ctx = { total: totals, invalidParticipates: true }

@@ -94,7 +94,11 @@ async function checkPromises(deps: Deps, meetingId: string, pending: Array<{ id:
   if (bad >= 0) throw new ForeignEntryError(Number(pending[bad].id))
 }
 
-export interface IntegrateResult { added: number; treeSize: number; checkpointId: number | null; rootHash: string | null; /** `limit` entries were positioned and more may wait */ more?: boolean }
+export interface IntegrateResult {
+  added: number; treeSize: number; checkpointId: number | null; rootHash: string | null
+  /** `limit` entries were positioned and more may wait after `lastId` (no checkpoint signed) */ full?: boolean
+  lastId?: number
+}
 
 /**
  * Entries one background transaction positions at most. The work on each (its promise checked, its
@@ -127,13 +131,13 @@ async function missingBatchMembers<E extends { id: number | string; promiseSig: 
 
 /**
  * Inside a transaction: position every entry not yet in the tree (with `limit`, the oldest
- * `limit` of them) and, when anything was added or `checkpoint` is asked for (the minute tick, the
- * close), sign a checkpoint, unless `limit` left entries waiting: the chunk that takes the last of
- * them signs it. Throws, positioning
+ * `limit` of them; with `after`, only those with a greater id) and, when anything was added or
+ * `checkpoint` is asked for (the minute tick, the close), sign a checkpoint, unless the chunk was
+ * full or read from a cursor (`after`): then integrate() goes on and its last pass signs. Throws, positioning
  * nothing, if any pending entry's signed promise is invalid (ForeignEntryError): the meeting cannot
  * be integrated, and so not closed, until someone has looked into how the row got there.
  */
-export async function integrateInTx(trx: Tx, deps: Deps, meetingId: string, opts: { checkpoint?: boolean; final?: boolean; limit?: number } = {}): Promise<IntegrateResult> {
+export async function integrateInTx(trx: Tx, deps: Deps, meetingId: string, opts: { checkpoint?: boolean; final?: boolean; limit?: number; after?: number } = {}): Promise<IntegrateResult> {
   // Lock order: the meeting row first, then the ledger lock — as a close or finalize does (it holds
   // the row FOR UPDATE, then integrates). The checkpoint's foreign key needs a KEY SHARE lock on the
   // row; taken only at the insert, after the advisory lock, it deadlocked with a close in flight.
@@ -144,9 +148,12 @@ export async function integrateInTx(trx: Tx, deps: Deps, meetingId: string, opts
   const tree = await extend(trx, meetingId, caches.get(deps.db)?.get(meetingId)?.clone() ?? new MerkleTree())
   const unpositioned = () => trx.selectFrom('ledgerEntries as e').leftJoin('ledgerPositions as p', 'p.entryId', 'e.id')
     .select(['e.id', 'e.leafHash', 'e.compoundId', 'e.canonical', 'e.promiseSig', 'e.promisePath', 'e.createdAt']).where('e.meetingId', '=', meetingId).where('p.entryId', 'is', null)
-  let pending = await unpositioned().orderBy('e.id').$if(opts.limit !== undefined, (q) => q.limit(opts.limit!)).execute()
-  const more = opts.limit !== undefined && pending.length === opts.limit && !opts.final
-  if (more) pending = [...pending, ...await missingBatchMembers(pending, (sigs, ids) => unpositioned().where('e.promiseSig', 'in', sigs).where('e.id', 'not in', ids.map(Number)).orderBy('e.id').execute())]
+  let pending = await unpositioned().$if(opts.after !== undefined, (q) => q.where('e.id', '>', opts.after!)).orderBy('e.id')
+    .$if(opts.limit !== undefined, (q) => q.limit(opts.limit!)).execute()
+  const full = opts.limit !== undefined && pending.length === opts.limit && !opts.final
+  const lastId = pending.length ? Number(pending[pending.length - 1].id) : undefined
+  const more = full || opts.after !== undefined
+  if (full) pending = [...pending, ...await missingBatchMembers(pending, (sigs, ids) => unpositioned().where('e.promiseSig', 'in', sigs).where('e.id', 'not in', ids.map(Number)).orderBy('e.id').execute())]
   if (pending.length === 0 && !opts.checkpoint && !opts.final) return { added: 0, treeSize: tree.size, checkpointId: null, rootHash: null }
   await checkPromises(deps, meetingId, pending)
   // The tree must still be the one the last checkpoint signed: never sign a history that forks it.
@@ -160,7 +167,7 @@ export async function integrateInTx(trx: Tx, deps: Deps, meetingId: string, opts
   for (let i = 0; i < rows.length; i += 1000) await trx.insertInto('ledgerPositions').values(rows.slice(i, i + 1000)).execute()
   for (const e of pending) tree.appendHex(e.leafHash)
   if (rows.length) crashPoint('integrate.positioned', meetingId)
-  if (more) return { added: pending.length, treeSize: tree.size, checkpointId: null, rootHash: null, more: true }
+  if (more) return { added: pending.length, treeSize: tree.size, checkpointId: null, rootHash: null, full, lastId }
   compoundId ??= meeting.compoundId
   const signedAt = deps.clock.now()
   const root = tree.root().toString('hex')
@@ -170,16 +177,25 @@ export async function integrateInTx(trx: Tx, deps: Deps, meetingId: string, opts
   return { added: pending.length, treeSize: tree.size, checkpointId: cp ? Number(cp.id) : null, rootHash: root }
 }
 
-/** Position everything waiting, INTEGRATE_CHUNK entries per transaction (`chunk`), and sign a checkpoint at the end. */
+/**
+ * Position everything waiting, INTEGRATE_CHUNK entries per transaction (`chunk`), and sign a
+ * checkpoint at the end. After a full chunk the next reads on from its last id (an index range,
+ * not the whole ledger again); once the cursor runs dry, a last pass from the start takes what
+ * committed late with a lower id, and signs.
+ */
 export async function integrate(deps: Deps, meetingId: string, opts: { checkpoint?: boolean; final?: boolean; chunk?: number } = {}): Promise<IntegrateResult> {
   let added = 0
+  let after: number | undefined
   for (;;) {
-    const result = await deps.db.transaction().execute((trx) => integrateInTx(trx, deps, meetingId, { checkpoint: opts.checkpoint, final: opts.final, limit: opts.final ? undefined : opts.chunk ?? INTEGRATE_CHUNK }))
+    const result = await deps.db.transaction().execute((trx) => integrateInTx(trx, deps, meetingId, { checkpoint: opts.checkpoint, final: opts.final, limit: opts.final ? undefined : opts.chunk ?? INTEGRATE_CHUNK, after }))
     added += result.added
     // Committed: bring the cached tree up to date (the new positions only, after the first time), so
     // the next chunk, tick and proof start from it. A failure here costs only a later reload.
     if (result.added > 0) await treeOf(deps.db, meetingId).catch(() => {})
-    if (!result.more) return { ...result, added }
+    if (result.full) { after = result.lastId; continue }
+    if (after !== undefined) { after = undefined; continue }
+    const { full: _f, lastId: _l, ...done } = result
+    return { ...done, added }
   }
 }
 
