@@ -178,7 +178,7 @@ export function verifyBundle(raw: unknown, opts: VerifyOptions = {}): Verdict {
         ballots.set(e.headKey, { version: e.version, choices: Object.fromEntries(Object.keys(prev!.choices).map((k) => [k, 'invalid'])) })
       } else if (e.kind === 'voting_closed') {
         // Voting ends at the close time in the notice, never earlier (a close cut short could decide the vote).
-        if (e.at < b.meeting.closesAt) fail(`entry #${i} (voting_closed): voting closed at ${e.at}, before its close time ${b.meeting.closesAt}`)
+        if (Date.parse(e.at) < Date.parse(b.meeting.closesAt)) fail(`entry #${i} (voting_closed): voting closed at ${e.at}, before its close time ${b.meeting.closesAt}`)
         closedAt = e.at
       } else if (e.kind === 'result_computed') {
         if (!closedAt) fail(`entry #${i} (result_computed): before voting closed`)
