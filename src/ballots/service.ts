@@ -224,7 +224,8 @@ export async function registerProxy(deps: Deps, actor: Actor, meetingId: string,
   if (input.scan.content.length === 0) throw new Errors.VALIDATION_FAILED('请上传委托书扫描件')
   return deps.db.transaction().execute(async (trx) => {
     const m = await requireMeeting(trx, actor, meetingId, true)
-    if (m.state !== 'open') throw new Errors.INVALID_STATE('只能在投票期间登记委托')
+    // Past the close time voting is over even before the close-time job has run (as for casts).
+    if (m.state !== 'open' || deps.clock.now() >= m.closesAt) throw new Errors.INVALID_STATE('只能在投票期间登记委托')
     const principal = await trx.selectFrom('frozenHeads').select('headKey').where('meetingId', '=', m.id).where('ownerId', '=', input.principalOwnerId).executeTakeFirst()
     if (!principal) throw new Errors.NOT_FOUND('委托人（冻结名册中的投票人）')
     const agent = await trx.selectFrom('owners').select('id').where('id', '=', input.agentOwnerId).where('compoundId', '=', m.compoundId).executeTakeFirst()

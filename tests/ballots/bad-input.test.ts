@@ -112,6 +112,8 @@ t.test('a ballot after close is refused: closed and counted, or past the close t
     await refused(t, () => vote(tok.owner, open, good(open)), { status: 409, code: 'MEETING_NOT_OPEN' })
     clock.set(open.closesAt) // the close time itself is already closed
     await refused(t, () => vote(tok.owner, open, good(open)), { status: 409, code: 'MEETING_NOT_OPEN' })
+    // Nor can a proxy be registered once the close time has come.
+    await refused(t, () => post(tok.committee, `/api/meetings/${open.id}/proxies`, { principalOwnerId: ownerId('A赵六'), agentOwnerId: ownerId('A钱七'), scope: '本次会议全部表决事项', validFrom: today(), validTo: addDays(today(), 7), ...scan }), { status: 409, code: 'INVALID_STATE', message: /投票期间/ })
   } finally {
     clock.set(now)
   }
