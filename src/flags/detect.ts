@@ -30,6 +30,7 @@ import type { FlagKind } from '../db/schema.js'
 import { meetingSettingsOf } from '../meetings/settings.js'
 import { ipSubject } from './origin.js'
 import { chinaDate } from '../core/clock.js'
+import { ownershipInForce } from '../registry/queries.js'
 
 export interface ProposedFlag { kind: FlagKind; subject: string; detail: Record<string, unknown>; heads: string[] }
 
@@ -114,13 +115,11 @@ async function sharedOrigins(trx: Tx, deps: Deps, meetingId: string, frozenAt: D
   for (const g of groups) {
     const heads = await trx.selectFrom('frozenHeads').select(['headKey', 'ownerId']).where('meetingId', '=', meetingId).where('headKey', 'in', g.heads).execute()
     const owners = heads.flatMap((h) => (h.ownerId ? [h.ownerId] : []))
-    // Co-owners when the roll was frozen: ownerships in force on the China date of frozen_at, read as
-    // the roll reads a date (rollEntries: valid_from ≤ day < valid_to), so one ending that day is over.
+    // Co-owners when the roll was frozen: ownerships in force on the China date of frozen_at.
     const day = frozenAt ? chinaDate(frozenAt) : null
     const coOwned = owners.length === 0 ? [] : await trx.selectFrom('ownerships as o').select(['o.unitId', 'o.ownerId'])
-      .where('o.unitId', 'in', (eb) => eb.selectFrom('ownerships as x').select('x.unitId').where('x.ownerId', 'in', owners)
-        .where((e) => (day ? e.and([e('x.validFrom', '<=', day), e.or([e('x.validTo', 'is', null), e('x.validTo', '>', day)])]) : e('x.validTo', 'is', null))))
-      .where((eb) => (day ? eb.and([eb('o.validFrom', '<=', day), eb.or([eb('o.validTo', 'is', null), eb('o.validTo', '>', day)])]) : eb('o.validTo', 'is', null)))
+      .where('o.unitId', 'in', (eb) => eb.selectFrom('ownerships as x').select('x.unitId').where('x.ownerId', 'in', owners).where(ownershipInForce('x', day)))
+      .where(ownershipInForce('o', day))
       .execute()
     const independent = independentVoters(heads, coOwned)
     if (independent > k) {

@@ -3,6 +3,7 @@ import type { Db, Tx } from '../db/database.js'
 import type { MeetingState } from '../db/schema.js'
 import type { Principal } from '../auth/principal.js'
 import { compoundInScope } from '../registry/policy.js'
+import { ownershipInForce } from '../registry/queries.js'
 import type { BallotItem } from '../ballots/choices.js'
 import { chinaDate } from '../core/clock.js'
 
@@ -38,7 +39,7 @@ export interface AnsweredHead { headKey: string; own: boolean; areaCenti: number
  * recorded for their own units): their own head (frozen_heads.owner_id), then every `unit:` head
  * (a counted unit whose co-owners named no voter, no owner on the frozen roll) whose unit they
  * co-owned when the roll was frozen: an ownership valid on the China date of frozen_at, read as
- * rollEntries reads a date (valid_from ≤ day < valid_to). Own head first, then by unit label.
+ * the roll reads a date (ownershipInForce: valid_from ≤ day < valid_to). Own head first, then by unit label.
  */
 export async function headsAnsweredFor(db: Q, m: { id: string; frozenAt: Date | null }, ownerId: string): Promise<AnsweredHead[]> {
   const day = m.frozenAt ? chinaDate(m.frozenAt) : null
@@ -54,8 +55,7 @@ export async function headsAnsweredFor(db: Q, m: { id: string; frozenAt: Date | 
         eb('h.ownerId', 'is', null), eb('h.headKey', 'like', 'unit:%'),
         eb.exists(eb.selectFrom('frozenUnits as u').innerJoin('ownerships as os', 'os.unitId', 'u.unitId').select('u.unitId')
           .whereRef('u.meetingId', '=', 'h.meetingId').whereRef('u.headKey', '=', 'h.headKey')
-          .where('os.ownerId', '=', ownerId).where('os.validFrom', '<=', day)
-          .where((e) => e.or([e('os.validTo', 'is', null), e('os.validTo', '>', day)]))),
+          .where('os.ownerId', '=', ownerId).where(ownershipInForce('os', day))),
       ])])
     })
     .execute()

@@ -6,16 +6,23 @@ import { settingsOf } from './settings.js'
 
 type Q = Db | Tx
 
+/**
+ * The one reading of a date for ownerships: the row (under `alias`) is in force on `day`
+ * ('YYYY-MM-DD', China date) when valid_from ≤ day < valid_to, so one ending that day is over;
+ * without a day, in force now (no valid_to). The roll, the co-owners of a unit and the detectors
+ * all read it this way.
+ */
+export function ownershipInForce(alias: string, day: string | null | undefined) {
+  const col = (c: 'validFrom' | 'validTo') => sql.ref(`${alias}.${c}`)
+  return day
+    ? sql<boolean>`${col('validFrom')} <= ${day} and (${col('validTo')} is null or ${col('validTo')} > ${day})`
+    : sql<boolean>`${col('validTo')} is null`
+}
+
 /** The roll as it stands on a date (default: current ownerships), one entry per unit. */
 export async function rollEntries(db: Q, compoundId: string, asOf?: string): Promise<RollEntry[]> {
   const rows = await db.selectFrom('units as u')
-    .leftJoin('ownerships as os', (j) => {
-      let on = j.onRef('os.unitId', '=', 'u.id').on('os.isVoter', '=', true)
-      on = asOf
-        ? on.on('os.validFrom', '<=', asOf).on((eb) => eb.or([eb('os.validTo', 'is', null), eb('os.validTo', '>', asOf)]))
-        : on.on('os.validTo', 'is', null)
-      return on
-    })
+    .leftJoin('ownerships as os', (j) => j.onRef('os.unitId', '=', 'u.id').on('os.isVoter', '=', true).on(ownershipInForce('os', asOf)))
     .leftJoin('owners as o', 'o.id', 'os.ownerId')
     .select(['u.id as unitId', 'u.kind', 'u.areaCenti', 'o.id as voterId', 'o.isDeveloper'])
     .where('u.compoundId', '=', compoundId)
