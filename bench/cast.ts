@@ -22,7 +22,7 @@
 // BENCH_KEEP_DB=1 keeps the database (for EXPLAIN or pgbench) and prints its URL.
 // The last line of output is one JSON object for scripts.
 import { performance } from 'node:perf_hooks'
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import http from 'node:http'
 import net from 'node:net'
 import { randomBytes } from 'node:crypto'
@@ -45,6 +45,7 @@ import { createMeeting, addAgendaItem, nominateCandidate, reviewCandidate, postN
 import { computeResult } from '../src/meetings/results.js'
 import { prng } from '../src/demo/generate.js'
 import { LeanConnection } from './lib/lean-http.js'
+import { startServer, serverErrors } from './lib/server.js'
 
 const UNITS = Number(process.env.BENCH_UNITS || 10_000)
 const CONCURRENCY = 64
@@ -395,31 +396,6 @@ function sampleWaits(url: string) {
   return { stop: async () => { stopped = true; await done; return counts } }
 }
 
-/** Lines the server logged at level error or fatal: any makes the run fail (a benchmark of a failing server measures nothing). */
-let serverErrors = 0
-
-function startServer(env: Record<string, string>, cpuProfDir: string | null): ChildProcess {
-  const args = ['--import', 'tsx', ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []), 'src/server.ts']
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  const echo = (stream: NodeJS.ReadableStream) => {
-    let buf = ''
-    stream.setEncoding('utf8')
-    stream.on('data', (d: string) => {
-      buf += d
-      let i
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i)
-        if (/"level":(50|60)\b/.test(line)) serverErrors++
-        console.log(`  [server] ${line}`)
-        buf = buf.slice(i + 1)
-      }
-    })
-  }
-  echo(child.stdout!)
-  echo(child.stderr!)
-  return child
-}
-
 async function waitHealthy(agent: http.Agent, port: number, child: ChildProcess, timeoutMs = 60_000) {
   const until = Date.now() + timeoutMs
   while (Date.now() < until) {
@@ -510,7 +486,7 @@ async function main() {
     server = startServer({
       DATABASE_URL: url, APP_SECRET: secret, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir,
       LOG_LEVEL: 'warn', CAST_QUEUE_STATS: '1', WEB_CONCURRENCY: String(WORKERS), DEMO: 'false', OUTBOX_INTERVAL_MS: '0', NODE_ENV: 'production',
-    }, cpuProfDir)
+    }, cpuProfDir, ROOT)
     const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY })
     const t0 = performance.now()
     await waitHealthy(agent, port, server)
@@ -616,7 +592,7 @@ async function main() {
     row(`server RSS, ${serverPids.length} process${serverPids.length > 1 ? 'es' : ''} (MB)`, `${Math.round(rssBefore)} / ${Math.round(rssMax)}`)
     row('ballots in db / versions / mails', `${counted} / ${versions} / ${mails}`)
     row('ledger: positioned during the load', `${ledgerPositioned} of ${ledgerEntries}`, `${ledgerCheckpoints} checkpoints`)
-    row('server errors logged', serverErrors)
+    row('server errors logged', serverErrors())
     row('close voting incl. result (ms)', Math.round(closeMs))
     row('tally first run (ms)', Math.round(tallyFirst), `target < ${TARGET.tallyMs}: ${tallyFirst < TARGET.tallyMs ? 'met' : 'NOT met'}`)
     row('tally best of 3 (ms)', Math.round(tallyBest))
@@ -629,12 +605,12 @@ async function main() {
     }
     if (firstErrors.length) console.log(`  first errors:\n    ${firstErrors.join('\n    ')}`)
     if (cpuProfDir) console.log(`  CPU profile of the server: ${cpuProfDir}`)
-    if (non201 || serverErrors || counted !== s.voters.length || versions !== s.voters.length || mails !== s.voters.length || tallied !== s.voters.length) process.exitCode = 1
+    if (non201 || serverErrors() || counted !== s.voters.length || versions !== s.voters.length || mails !== s.voters.length || tallied !== s.voters.length) process.exitCode = 1
     console.log(JSON.stringify({
       bench: 'cast', ballots_per_s: round(ballotsPerS), raw_commits_per_s: round(raw.commitsPerS), ratio: round(ratio, 2),
       p50_ms: round(p50, 1), p99_ms: round(p99, 1), tally_ms: Math.round(tallyFirst), rss_mb: Math.round(rssMax),
       tally_best_ms: Math.round(tallyBest), server_cpu_ms_per_ballot: round(serverCpuMs / ok, 3), pg_cpu_ms_per_ballot: round(pgCpuMs / ok, 3), non_201: non201, voters: s.voters.length, warmup_ballots: s.warmup ? Math.min(WARMUP, s.voters.length) : 0, concurrency: CONCURRENCY, signed_in: signedIn, app_processes: WORKERS,
-      server_errors: serverErrors, ledger_positioned_during_load: ledgerPositioned, ledger_entries: ledgerEntries,
+      server_errors: serverErrors(), ledger_positioned_during_load: ledgerPositioned, ledger_entries: ledgerEntries,
     }))
   } finally {
     process.off('SIGINT', onSignal)

@@ -26,7 +26,7 @@
 // BENCH_KEEP_DB=1 keeps the database; BENCH_COMPARE_ROOT=<another copy of the project> measures that
 // copy's server too on the same data, alternating A, B, A, B (for before/after comparisons on a busy machine). The last line of output is one JSON object.
 import { performance } from 'node:perf_hooks'
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import http from 'node:http'
 import net from 'node:net'
 import { randomBytes } from 'node:crypto'
@@ -48,6 +48,7 @@ import { toCsv } from '../src/roll/csv.js'
 import { createMeeting, addAgendaItem, nominateCandidate, reviewCandidate, postNotice, openVoting } from '../src/meetings/service.js'
 import { castElectronic } from '../src/ballots/service.js'
 import { prng } from '../src/demo/generate.js'
+import { startServer, serverErrors } from './lib/server.js'
 
 const COMPOUNDS = 50
 const BIG = Number(process.env.BENCH_BIG ?? 10_000)
@@ -294,31 +295,6 @@ async function seed(app: FastifyInstance, clock: ReturnType<typeof benchClock>):
   // A quarter of the owners have voted already (through the service: ledger, receipt, mail as usual).
   await pool(toVote, 16, async (v) => { await castElectronic(deps, v.actor, v.meetingId, v.choices) })
   return { streetPhone, meetings, owners, units: unitsTotal, ballots: toVote.length, seedMs: performance.now() - t0 }
-}
-
-/** Lines the server logged at level error or fatal: any makes the run fail (a benchmark of a failing server measures nothing). */
-let serverErrors = 0
-
-function startServer(env: Record<string, string>, cpuProfDir: string | null, root = ROOT): ChildProcess {
-  const args = ['--import', 'tsx', ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []), 'src/server.ts']
-  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  const echo = (stream: NodeJS.ReadableStream) => {
-    let buf = ''
-    stream.setEncoding('utf8')
-    stream.on('data', (d: string) => {
-      buf += d
-      let i
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i)
-        if (/"level":(50|60)\b/.test(line)) serverErrors++
-        console.log(`  [server] ${line}`)
-        buf = buf.slice(i + 1)
-      }
-    })
-  }
-  echo(child.stdout!)
-  echo(child.stderr!)
-  return child
 }
 
 async function waitHealthy(agent: http.Agent, port: number, child: ChildProcess, timeoutMs = 60_000) {
@@ -574,15 +550,15 @@ async function main() {
       if (m.prof) summariseProfile(m.prof)
       else if (cpuProfDir) console.log('  (no CPU profile written)')
     }
-    console.log(`  server errors logged: ${serverErrors}`)
-    if (serverErrors || runs.some((m) => m.ballot.wrong || m.monitor.wrong)) process.exitCode = 1
+    console.log(`  server errors logged: ${serverErrors()}`)
+    if (serverErrors() || runs.some((m) => m.ballot.wrong || m.monitor.wrong)) process.exitCode = 1
     // The figures of this tree's (last) run.
     const { ballot, monitor, ballotCpu, ballotQueries, monitorQueries, rssMax } = runs[runs.length - 1]
     console.log(JSON.stringify({
       bench: 'pages', ballot_page_rps: round(ballot.rps), ballot_page_p99_ms: round(ballot.p99, 1), monitor_p99_ms: round(monitor.p99, 1), rss_mb: Math.round(rssMax),
       ballot_page_p50_ms: round(ballot.p50, 1), monitor_p50_ms: round(monitor.p50, 1), monitor_rps: round(monitor.rps),
       ballot_page_cpu_ms: round(ballotCpu / ballot.latencies.length, 3), ballot_page_db_xacts: round(ballotQueries, 1), monitor_db_xacts: round(monitorQueries, 1),
-      errors: ballot.wrong + monitor.wrong, server_errors: serverErrors, sessions: sessions!.length, signed_in: signedIn, compounds: COMPOUNDS, units: s.units, connections: CONNECTIONS, seconds: SECONDS,
+      errors: ballot.wrong + monitor.wrong, server_errors: serverErrors(), sessions: sessions!.length, signed_in: signedIn, compounds: COMPOUNDS, units: s.units, connections: CONNECTIONS, seconds: SECONDS,
     }))
   } finally {
     process.off('SIGINT', onSignal)
