@@ -194,8 +194,7 @@ export async function integrate(deps: Deps, meetingId: string, opts: { checkpoin
     if (result.added > 0) await treeOf(deps.db, meetingId).catch(() => {})
     if (result.full) { after = result.lastId; continue }
     if (after !== undefined) { after = undefined; continue }
-    const { full: _f, lastId: _l, ...done } = result
-    return { ...done, added }
+    return { ...result, added }
   }
 }
 
