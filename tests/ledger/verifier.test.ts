@@ -3,7 +3,7 @@
 // roll area, a forged or altered checkpoint — by default (promise signatures vouched for by the
 // checkpoints) and with every promise signature checked too ({ promises: true }, --promises), which
 // names a bad promise itself. Also: `npm run verify` as a process.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { execFileSync } from 'node:child_process'
 import { writeFileSync, mkdtempSync } from 'node:fs'
 import { join } from 'node:path'
@@ -26,6 +26,26 @@ const ta = await makeApp({ clock })
 t.teardown(ta.close)
 const fx = await seedFixture(ta)
 
+/** Close the vote at its close time (never earlier) and export its audit bundle as the street office. */
+async function closeAndExport(t: Test, m: { id: string; closesAt: Date; committee: Parameters<typeof meetings.closeVoting>[1] }) {
+  clock.set(m.closesAt)
+  await meetings.closeVoting(ta.app.deps, m.committee, m.id)
+  const street = await login(ta.app, fx.a.phones.street!)
+  const exported = await ta.app.inject({ url: `/api/meetings/${m.id}/audit-bundle`, headers: bearer(street) })
+  t.equal(exported.statusCode, 200)
+  return exported.json()
+}
+
+/** The bundle verifies with every promise signature checked, in this thread and in worker threads alike. */
+async function validWithPromises(t: Test, b: any) {
+  const v = verifyBundle(b, { promises: true })
+  t.equal(v.problem, null, JSON.stringify(v))
+  t.match(v.summary.join('\n'), `promises: all ${b.entries.length} signatures valid`)
+  const vp = await verifyBundleParallel(b, { promises: true })
+  t.equal(vp.problem, null, JSON.stringify(vp))
+  t.same(vp.summary, v.summary, 'in worker threads, the same verdict')
+}
+
 let bundle: any
 t.test('an honest bundle verifies', async (t) => {
   const m = await makeMeeting(ta, fx, {
@@ -44,23 +64,13 @@ t.test('an honest bundle verifies', async (t) => {
   const res = await ta.app.inject({ method: 'POST', url: `/api/meetings/${m.id}/ballot`, headers: bearer(owner), payload: { choices: m.choices(['no', 'no', { approve: ['赵六'] }]) } })
   t.equal(res.statusCode, 201)
   t.match(res.json().receipt.receiptCode, /^[0-9A-Z]{5}-[0-9A-Z]{5}$/)
-  clock.set(m.closesAt) // voting ends at its close time, not before
-  await meetings.closeVoting(ta.app.deps, m.committee, m.id)
-  const street = await login(ta.app, fx.a.phones.street!)
-  const exported = await ta.app.inject({ url: `/api/meetings/${m.id}/audit-bundle`, headers: bearer(street) })
-  t.equal(exported.statusCode, 200)
-  bundle = exported.json()
+  bundle = await closeAndExport(t, m)
   t.ok(bundle.entries.length >= 7, `${bundle.entries.length} entries`)
   const v = verifyBundle(bundle)
   t.equal(v.problem, null, JSON.stringify(v))
   t.ok(v.ok)
   t.match(v.summary.join('\n'), /promises: dates checked; signatures vouched for by the checkpoints/)
-  const p = verifyBundle(bundle, { promises: true })
-  t.equal(p.problem, null, JSON.stringify(p))
-  t.match(p.summary.join('\n'), `promises: all ${bundle.entries.length} signatures valid`)
-  const pp = await verifyBundleParallel(bundle, { promises: true })
-  t.equal(pp.problem, null, JSON.stringify(pp))
-  t.same(pp.summary, p.summary, 'in worker threads, the same verdict')
+  await validWithPromises(t, bundle)
 })
 
 const copy = () => JSON.parse(JSON.stringify(bundle))
@@ -251,22 +261,12 @@ t.test('batch promises: --promises accepts an honest bundle and rejects an alter
     ballots.castElectronic(ta.app.deps, qian, m.id, m.choices(['no', 'no', { approve: [] }])),
     ballots.castElectronic(ta.app.deps, zhao, m.id, m.choices(['yes', 'yes', { approve: ['钱七'] }])),
   ])
-  clock.set(m.closesAt) // voting ends at its close time, not before
-  await meetings.closeVoting(ta.app.deps, m.committee, m.id)
-  const street = await login(ta.app, fx.a.phones.street!)
-  const exported = await ta.app.inject({ url: `/api/meetings/${m.id}/audit-bundle`, headers: bearer(street) })
-  t.equal(exported.statusCode, 200)
-  const b = exported.json()
+  const b = await closeAndExport(t, m)
   const batched = b.entries.map((e: any, i: number) => [i, e]).filter(([, e]: any) => e.promise.path !== undefined).map(([i]: any) => i as number)
   t.equal(batched.length, 3, 'the three casts carry a path')
   t.equal(new Set(batched.map((i: number) => b.entries[i].promise.signature)).size, 1, 'and share one signature')
   t.ok(b.entries.filter((e: any) => e.promise.path === undefined).length >= 2, 'the other entries are single promises (no path)')
-  const v = verifyBundle(b, { promises: true })
-  t.equal(v.problem, null, JSON.stringify(v))
-  t.match(v.summary.join('\n'), `promises: all ${b.entries.length} signatures valid`)
-  const vp = await verifyBundleParallel(b, { promises: true })
-  t.equal(vp.problem, null, JSON.stringify(vp))
-  t.same(vp.summary, v.summary, 'in worker threads, the same verdict')
+  await validWithPromises(t, b)
 
   const i = batched[1]
   const altered = (change: (path: string) => string | undefined) => {
